@@ -1,0 +1,1 @@
+"""Offline data preparation tools (run as `python -m data_prep.<tool>`)."""

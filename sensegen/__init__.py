@@ -1,0 +1,1 @@
+"""SenseGen-JAX: an LSTM mixture-density generator of sensor time series."""

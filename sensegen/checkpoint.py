@@ -1,0 +1,62 @@
+"""Orbax checkpoints of everything a run needs to continue exactly where it stopped.
+
+A checkpoint is a pytree of arrays (train states, recurrent state) plus a JSON
+`meta` dict (step, round, data-stream positions, normaliser, ...). Orbax writes each
+step to a temporary directory and renames it when complete, so a kill mid-write
+leaves only whole checkpoints; a damaged one is skipped with a warning.
+"""
+
+import logging
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+from sensegen.errors import SenseGenError
+
+
+class CheckpointError(SenseGenError):
+  """No checkpoint of the run could be restored."""
+
+
+class Checkpointer:
+  """Saves and restores (state pytree, meta dict) pairs under `directory`."""
+
+  def __init__(self, directory: str, keep: int = 3):
+    self._manager = ocp.CheckpointManager(
+        os.path.abspath(directory),
+        options=ocp.CheckpointManagerOptions(
+            preservation_policy=ocp.checkpoint_managers.LatestN(n=keep),
+            create=True, enable_async_checkpointing=False))
+
+  def steps(self) -> list:
+    return sorted(self._manager.all_steps())
+
+  def save(self, step: int, state, meta: dict) -> None:
+    self._manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+    self._manager.wait_until_finished()
+
+  def restore_latest(self, like):
+    """The newest restorable checkpoint as (step, state, meta), or None if there is none.
+
+    `like` is a pytree of the same structure as the saved state (e.g. a fresh one).
+    Checkpoints that fail to restore are skipped with a warning, newest first.
+    """
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    steps = self.steps()
+    for step in reversed(steps):
+      try:
+        restored = self._manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        return step, restored["state"], dict(restored["meta"])
+      except Exception as err:  # Orbax raises many types for damaged files.
+        logging.warning("checkpoint %d is damaged (%s: %s); trying an older one",
+                        step, type(err).__name__, str(err).splitlines()[0][:200])
+    if steps:
+      raise CheckpointError(
+          f"none of the checkpoints {steps} in {self._manager.directory} could be restored")
+    return None
+
+  def close(self) -> None:
+    self._manager.close()

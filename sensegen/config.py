@@ -1,0 +1,129 @@
+"""The one typed configuration of a run; the only place defaults live.
+
+`launch.py` turns every field into an absl flag of the same name (help text from
+the field's metadata) and builds a frozen `Config` from the parsed flags.
+Paper values live in `launch/har.flags`; the defaults here are a small CPU model.
+"""
+
+import dataclasses
+import json
+from typing import Optional
+
+from sensegen.errors import ConfigError
+
+
+def _f(default, help_text: str, **extra):
+  return dataclasses.field(default=default, metadata={"help": help_text, **extra})
+
+
+MODES = ("train", "sample", "evaluate")
+SCHEDULES = ("nll", "alternating")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Every setting of a run. Fields marked `run=True` define the trained model and
+  data: a resumed run must repeat them exactly."""
+  # What to do, where.
+  workdir: str = _f("", "Run directory (checkpoints, metrics, plots, reports). Rerunning resumes.")
+  mode: str = _f("train", "train | sample | evaluate.")
+  # Data.
+  data: str = _f("har", "'har' (embedded UCI HAR/HAPT) or a path to a .npz/.csv file.", run=True)
+  eval_data: str = _f("", "Held-out .npz/.csv for --data=PATH (default: last 10% of its series).",
+                      run=True)
+  channels: str = _f("", "Comma-separated channel names (har default: body_acc_x; a file: all).",
+                     run=True)
+  # Generator.
+  lstm_layers: int = _f(3, "Stacked LSTM layers of the generator.", run=True)
+  lstm_units: int = _f(64, "Units per generator LSTM layer (paper: 256).", run=True)
+  dense_units: int = _f(64, "Units of the sigmoid dense layer (paper: 128).", run=True)
+  mixtures: int = _f(24, "Gaussian mixture components of the MDN.", run=True)
+  output_sigmoid: bool = _f(False, "Paper's sigmoid on the MDN layer (cannot fit normalised "
+                            "data; off by default).", run=True)
+  # NLL training.
+  batch_size: int = _f(32, "Parallel truncated-BPTT streams per generator step.", run=True)
+  bptt_steps: int = _f(100, "Time steps per truncated-BPTT chunk.", run=True)
+  train_steps: int = _f(1000, "Generator steps of the 'nll' schedule.")
+  learning_rate: float = _f(2e-3, "Generator RMSProp learning rate.", run=True)
+  rmsprop_decay: float = _f(0.95, "RMSProp decay of the squared-gradient average.", run=True)
+  clip_norm: float = _f(1.0, "Global-norm gradient clipping.", run=True)
+  seed: int = _f(0, "Seed of parameters, data order and sampling.", run=True)
+  # Cadence.
+  log_every: int = _f(50, "Steps between metrics.jsonl rows / progress lines.")
+  eval_every: int = _f(250, "Steps between held-out NLL evaluations.")
+  eval_windows: int = _f(64, "Held-out windows scored by each NLL evaluation.", run=True)
+  checkpoint_every: int = _f(250, "Steps between checkpoints.")
+  keep_checkpoints: int = _f(3, "Checkpoints kept (older ones are deleted).")
+  max_bad_steps: int = _f(10, "Consecutive non-finite steps tolerated before stopping.")
+  # Discriminator and the alternating schedule (paper's Algorithm 1).
+  schedule: str = _f("nll", "nll | alternating.", run=True)
+  rounds: int = _f(10, "Rounds of the alternating schedule.")
+  d_epochs: int = _f(200, "Discriminator epochs per round (an epoch = one pass over the round's "
+                     "2*d_batch windows in minibatches of d_minibatch).", run=True)
+  g_epochs: int = _f(100, "Generator steps per round (each one truncated-BPTT NLL step).",
+                     run=True)
+  window: int = _f(400, "Window length of the discriminator and of evaluation (paper: 400).",
+                   run=True)
+  d_batch: int = _f(64, "Real (and as many generated) windows per round: the paper's m.",
+                    run=True)
+  d_minibatch: int = _f(64, "Discriminator minibatch size within an epoch.", run=True)
+  d_lstm_units: int = _f(64, "Discriminator LSTM units (paper: 64).", run=True)
+  d_dense_units: int = _f(16, "Discriminator sigmoid dense units (paper: 16).", run=True)
+  d_learning_rate: float = _f(1e-3, "Discriminator RMSProp learning rate.", run=True)
+  # Sampling.
+  num_samples: int = _f(8, "Series to generate (--mode=sample, evaluation).")
+  sample_length: int = _f(400, "Steps per generated series.")
+  temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
+  output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
+  # Evaluation.
+  synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
+  baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @property
+  def channel_list(self) -> Optional[tuple]:
+    names = tuple(c.strip() for c in self.channels.split(",") if c.strip())
+    return names or None
+
+
+def run_fields() -> tuple:
+  """Names of the fields a resumed run must repeat."""
+  return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("run"))
+
+
+_POSITIVE = ("lstm_layers", "lstm_units", "dense_units", "mixtures", "batch_size", "bptt_steps",
+             "log_every", "eval_every", "eval_windows", "checkpoint_every", "keep_checkpoints",
+             "max_bad_steps", "rounds", "window", "d_batch", "d_minibatch", "d_lstm_units",
+             "d_dense_units", "num_samples", "sample_length", "learning_rate",
+             "d_learning_rate", "clip_norm", "temperature")
+_NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs")
+
+
+def validate(cfg: Config) -> Config:
+  """Raises ConfigError naming the first bad flag."""
+  if cfg.mode not in MODES:
+    raise ConfigError(f"--mode={cfg.mode}: expected one of {', '.join(MODES)}")
+  if cfg.schedule not in SCHEDULES:
+    raise ConfigError(f"--schedule={cfg.schedule}: expected one of {', '.join(SCHEDULES)}")
+  for name in _POSITIVE:
+    if not getattr(cfg, name) > 0:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: must be positive")
+  for name in _NON_NEGATIVE:
+    if getattr(cfg, name) < 0:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
+  if not 0.0 < cfg.rmsprop_decay < 1.0:
+    raise ConfigError(f"--rmsprop_decay={cfg.rmsprop_decay}: must be in (0, 1)")
+  if not cfg.workdir:
+    raise ConfigError("--workdir is required")
+  return cfg
+
+
+def check_resume(cfg: Config, saved: dict, path: str) -> None:
+  """Raises ConfigError if a run-defining flag differs from the run saved at `path`."""
+  for name in run_fields():
+    if name in saved and saved[name] != getattr(cfg, name):
+      raise ConfigError(
+          f"--{name}={getattr(cfg, name)} contradicts {path} ({name}={saved[name]}); "
+          f"use the same value to resume or a new --workdir")

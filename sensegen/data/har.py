@@ -1,0 +1,413 @@
+"""UCI HAPT smartphone recordings: raw reader, TFDS builder `har` and `load_har`.
+
+The raw data (61 sessions of 30 users, waist-worn phone, 50 Hz accelerometer in
+g and gyroscope in rad/s) ships inside the package under `har_raw/`, so nothing
+is downloaded. The first `load_har` call preprocesses it (see `preprocess`)
+into an array_record TFDS dataset in the data dir; later calls read that back
+without TensorFlow through `as_data_source`.
+"""
+
+import dataclasses
+import functools
+import importlib.resources
+import io
+import lzma
+import math
+import os
+import pathlib
+import re
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from sensegen.data import preprocess
+from sensegen.data.dataset import SensorDataset
+from sensegen.errors import DataError
+
+PathLike = Union[str, os.PathLike]
+
+SAMPLE_RATE_HZ = preprocess.SAMPLE_RATE_HZ
+CHANNELS = preprocess.CHANNELS
+UNITS = preprocess.UNITS
+# Activity ids 1..12 of activity_labels.txt.
+ACTIVITY_NAMES = (
+    "WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING",
+    "LAYING", "STAND_TO_SIT", "SIT_TO_STAND", "SIT_TO_LIE", "LIE_TO_SIT",
+    "STAND_TO_LIE", "LIE_TO_STAND",
+)
+LABEL_NAMES = ("UNLABELLED",) + ACTIVITY_NAMES
+# Standard UCI HAR / HAPT subject split; every other user is train.
+TEST_USERS = frozenset({2, 4, 9, 10, 12, 13, 18, 20, 24})
+SPLITS = ("train", "test")
+
+HOMEPAGE = ("https://archive.ics.uci.edu/dataset/341/smartphone+based+"
+            "recognition+of+human+activities+and+postural+transitions")
+CITATION = """\
+@article{reyesortiz2016transition,
+  title={Transition-Aware Human Activity Recognition Using Smartphones},
+  author={Reyes-Ortiz, Jorge-L. and Oneto, Luca and Sam{\\`a}, Albert and
+          Parra, Xavier and Anguita, Davide},
+  journal={Neurocomputing},
+  volume={171},
+  pages={754--767},
+  year={2016}
+}"""
+
+_SIGNAL_FILE = re.compile(r"(acc|gyro)_exp(\d+)_user(\d+)\.txt(\.xz)?")
+_LABELS_FILE = "labels.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class RawSession:
+  """One unfiltered recording session.
+
+  Attributes:
+    experiment_id: HAPT experiment number (1..61).
+    user_id: volunteer number (1..30).
+    acc: `[T, 3]` float64 accelerometer in g.
+    gyro: `[T, 3]` float64 gyroscope in rad/s, same instants as `acc`.
+    labels: `[T]` int32 activity id per sample, 0 = unlabelled.
+  """
+  experiment_id: int
+  user_id: int
+  acc: np.ndarray
+  gyro: np.ndarray
+  labels: np.ndarray
+
+
+def embedded_raw_dir() -> pathlib.Path:
+  """The RawData copy shipped in the package."""
+  return pathlib.Path(str(importlib.resources.files(__package__) / "har_raw"))
+
+
+def default_data_dir() -> pathlib.Path:
+  """`$SENSEGEN_DATA_DIR`, else `~/.cache/sensegen/tfds`."""
+  env = os.environ.get("SENSEGEN_DATA_DIR")
+  return pathlib.Path(env) if env else pathlib.Path.home() / ".cache/sensegen/tfds"
+
+
+def _read_text(path: pathlib.Path) -> str:
+  """Contents of a plain or `.xz` text file."""
+  if not path.is_file():
+    raise DataError(f"{path}: file not found")
+  opener = lzma.open if path.suffix == ".xz" else open
+  try:
+    with opener(path, "rt", encoding="utf-8") as f:
+      return f.read()
+  except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError) as e:
+    raise DataError(f"{path}: unreadable ({e})") from None
+
+
+def _parse_rows(text: str, path: pathlib.Path, num_cols: int,
+                parse) -> np.ndarray:
+  """Parses row by row so the first bad row can be named; `[R, num_cols]`."""
+  rows = []
+  for row, line in enumerate(text.splitlines(), start=1):
+    fields = line.split()
+    if not fields:
+      continue  # Blank lines carry no data (np.loadtxt skips them too).
+    if len(fields) != num_cols:
+      raise DataError(f"{path} row {row}: {len(fields)} columns, expected "
+                      f"{num_cols}")
+    try:
+      values = [parse(f) for f in fields]
+    except ValueError:
+      kind = "integers" if parse is int else "numbers"
+      raise DataError(f"{path} row {row}: {line.strip()!r}, expected "
+                      f"{num_cols} {kind}") from None
+    if not all(math.isfinite(v) for v in values):
+      raise DataError(f"{path} row {row}: non-finite value in {line.strip()!r}")
+    rows.append(values)
+  if not rows:
+    raise DataError(f"{path}: no data rows")
+  return np.array(rows)
+
+
+def read_table(path: PathLike, num_cols: int, integer: bool = False) -> np.ndarray:
+  """Reads a whitespace-separated numeric text file (plain or `.xz`).
+
+  Args:
+    path: file to read.
+    num_cols: number of columns every row must have.
+    integer: parse int64 instead of float64.
+
+  Returns:
+    `[R, num_cols]` array, R >= 1.
+  """
+  path = pathlib.Path(path)
+  text = _read_text(path)
+  if not integer and text.strip():
+    # Fast path for the big signal files; anything odd goes to _parse_rows.
+    try:
+      table = np.loadtxt(io.StringIO(text), ndmin=2, comments=None)
+      if table.shape[1] == num_cols and np.isfinite(table).all():
+        return table
+    except ValueError:
+      pass
+  return _parse_rows(text, path, num_cols, int if integer else float)
+
+
+def _signal_paths(raw_dir: pathlib.Path) -> dict[int, tuple[int, pathlib.Path, pathlib.Path]]:
+  """Maps experiment id -> (user id, acc file, gyro file)."""
+  found = {}
+  for path in sorted(raw_dir.iterdir()):
+    match = _SIGNAL_FILE.fullmatch(path.name)
+    if not match:
+      continue
+    kind, exp, user = match[1], int(match[2]), int(match[3])
+    if (exp, kind) in found:
+      raise DataError(f"{raw_dir}: experiment {exp} has two {kind} files, "
+                      f"{found[exp, kind][1].name} and {path.name}")
+    found[exp, kind] = (user, path)
+  if not found:
+    raise DataError(f"{raw_dir}: no acc_expEE_userUU.txt[.xz] / "
+                    "gyro_expEE_userUU.txt[.xz] files")
+  paths = {}
+  for exp in sorted({exp for exp, _ in found}):
+    for kind in ("acc", "gyro"):
+      if (exp, kind) not in found:
+        raise DataError(f"{raw_dir}: experiment {exp} has no {kind} file")
+    (user, acc), (gyro_user, gyro) = found[exp, "acc"], found[exp, "gyro"]
+    if user != gyro_user:
+      raise DataError(f"{raw_dir}: {acc.name} and {gyro.name} name different "
+                      "users")
+    paths[exp] = (user, acc, gyro)
+  return paths
+
+
+def _label_arrays(segments: np.ndarray, path: pathlib.Path,
+                  lengths: dict[int, int], users: dict[int, int]) -> dict[int, np.ndarray]:
+  """Per-sample labels `[T]` per experiment from labels.txt rows `exp user activity start end`."""
+  labels = {exp: np.zeros(n, np.int32) for exp, n in lengths.items()}
+  for row, (exp, user, activity, start, end) in enumerate(segments, start=1):
+    where = f"{path} row {row}"
+    if exp not in labels:
+      raise DataError(f"{where}: experiment {exp} has no acc/gyro files")
+    if user != users[exp]:
+      raise DataError(f"{where}: user {user}, but the files of experiment "
+                      f"{exp} are of user {users[exp]}")
+    if not 1 <= activity <= len(ACTIVITY_NAMES):
+      raise DataError(f"{where}: activity {activity}, expected 1.."
+                      f"{len(ACTIVITY_NAMES)}")
+    if not 1 <= start <= end <= len(labels[exp]):
+      raise DataError(f"{where}: rows {start}..{end}, expected 1-based "
+                      f"inclusive rows within 1..{len(labels[exp])}")
+    segment = labels[exp][start - 1:end]  # 1-based inclusive.
+    if segment.any():
+      raise DataError(f"{where}: rows {start}..{end} overlap an earlier "
+                      f"segment of experiment {exp}")
+    segment[:] = activity
+  return labels
+
+
+def _raw_dir_path(raw_dir: Optional[PathLike]) -> pathlib.Path:
+  """`raw_dir`, or the embedded copy for None; DataError unless it is a folder."""
+  raw_dir = embedded_raw_dir() if raw_dir is None else pathlib.Path(raw_dir)
+  if not raw_dir.is_dir():
+    raise DataError(f"{raw_dir}: RawData folder not found")
+  return raw_dir
+
+
+def read_raw_dir(raw_dir: Optional[PathLike] = None) -> list[RawSession]:
+  """Reads a HAPT `RawData` folder (`.txt` or `.txt.xz` signal files + labels.txt).
+
+  Args:
+    raw_dir: the folder; None reads the copy embedded in the package.
+
+  Returns:
+    The sessions, ordered by experiment id.
+  """
+  raw_dir = _raw_dir_path(raw_dir)
+  paths = _signal_paths(raw_dir)
+  segments = read_table(raw_dir / _LABELS_FILE, 5, integer=True)
+  signals = {}
+  for exp, (user, acc_path, gyro_path) in paths.items():
+    acc, gyro = read_table(acc_path, 3), read_table(gyro_path, 3)
+    if len(acc) != len(gyro):
+      raise DataError(f"{gyro_path}: {len(gyro)} rows, expected {len(acc)} "
+                      f"like {acc_path.name}")
+    signals[exp] = (acc, gyro)
+  labels = _label_arrays(
+      segments, raw_dir / _LABELS_FILE,
+      lengths={exp: len(acc) for exp, (acc, _) in signals.items()},
+      users={exp: user for exp, (user, _, _) in paths.items()})
+  return [RawSession(exp, paths[exp][0], acc, gyro, labels[exp])
+          for exp, (acc, gyro) in signals.items()]
+
+
+def split_of(user_id: int) -> str:
+  """"test" for the standard test users, else "train"."""
+  return "test" if user_id in TEST_USERS else "train"
+
+
+class Har(tfds.core.GeneratorBasedBuilder):
+  """HAPT sessions preprocessed to the 12 UCI HAR channels; one example per session."""
+
+  name = "har"
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "61 HAPT sessions, 12 UCI HAR channels."}
+
+  def __init__(self, *, raw_dir: Optional[PathLike] = None,
+               source: Optional[str] = None,
+               data_dir: Optional[PathLike] = None, **kwargs):
+    """Builder reading `raw_dir` (None: the embedded copy).
+
+    Args:
+      raw_dir: HAPT RawData folder the dataset is prepared from.
+      source: provenance recorded in the dataset metadata; defaults to
+        "embedded" or the resolved `raw_dir`.
+      data_dir: TFDS data dir; defaults to `default_data_dir()`.
+      **kwargs: passed to `tfds.core.GeneratorBasedBuilder`.
+    """
+    self.raw_dir = None if raw_dir is None else pathlib.Path(raw_dir)
+    self.source = source or (
+        "embedded" if raw_dir is None else str(self.raw_dir.resolve()))
+    super().__init__(data_dir=os.fspath(data_dir or default_data_dir()),
+                     file_format="array_record", **kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    # dataset_info_from_configs() only works for builders in dataset folders.
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description=("UCI HAPT raw smartphone IMU sessions, median + 20 Hz "
+                     "Butterworth denoised, gravity split at 0.3 Hz, 50 Hz."),
+        features=tfds.features.FeaturesDict({
+            "signals": tfds.features.Tensor(shape=(None, len(CHANNELS)),
+                                            dtype=np.float32),
+            "labels": tfds.features.Tensor(shape=(None,), dtype=np.int32),
+            "user_id": tfds.features.Scalar(dtype=np.int32),
+            "experiment_id": tfds.features.Scalar(dtype=np.int32),
+        }),
+        homepage=HOMEPAGE,
+        citation=CITATION,
+        license="CC BY 4.0",
+        # Keep examples in experiment order.
+        disable_shuffling=True,
+        metadata=tfds.core.MetadataDict(source=self.source,
+                                        channels=list(CHANNELS),
+                                        units=list(UNITS)))
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # The raw data is local: nothing to download.
+    sessions = read_raw_dir(self.raw_dir)
+    return {split: self._generate_examples(
+        [s for s in sessions if split_of(s.user_id) == split])
+            for split in SPLITS}
+
+  def _generate_examples(self, sessions: list[RawSession]):
+    for s in sessions:
+      try:
+        signals = preprocess.har_channels(s.acc, s.gyro, SAMPLE_RATE_HZ)
+      except DataError as e:
+        raise DataError(f"experiment {s.experiment_id}: {e}") from None
+      yield s.experiment_id, {
+          "signals": signals,
+          "labels": s.labels,
+          "user_id": s.user_id,
+          "experiment_id": s.experiment_id,
+      }
+
+
+def prepare(data_dir: Optional[PathLike] = None,
+            raw_dir: Optional[PathLike] = None,
+            source: Optional[str] = None) -> Har:
+  """Builds the `har` dataset in `data_dir` unless it is there already.
+
+  Args:
+    data_dir: TFDS data dir; None: `default_data_dir()`.
+    raw_dir: RawData folder; None: use whatever `data_dir` holds, else build
+      from the embedded copy.
+    source: provenance label (default: "embedded" or the resolved raw_dir).
+
+  Returns:
+    The prepared builder.
+  """
+  builder = Har(data_dir=data_dir, raw_dir=raw_dir, source=source)
+  # Not builder.is_prepared(): that logs a warning when there is no dataset.
+  if not (builder.data_path / "dataset_info.json").exists():
+    _raw_dir_path(raw_dir)  # Fail before TFDS announces a build.
+    # No network here: never ask GCS for a prebuilt copy.
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    return builder
+  # LazyMetadataDict reads the stored value on [] (but not on .get()).
+  built_from = builder.info.metadata["source"]
+  if (raw_dir is not None or source is not None) and built_from != builder.source:
+    raise DataError(f"{builder.data_path}: already built from {built_from}, "
+                    f"not {builder.source}; pass another data_dir")
+  return builder
+
+
+def _read_split(builder: Har, split: str) -> list[dict]:
+  """The examples of `split`, ordered by experiment id, arrays read-only."""
+  source = builder.as_data_source(split=split)
+  examples = [source[i] for i in range(len(source))]
+  for ex in examples:
+    # Shared by every load_har result of this process.
+    ex["signals"].setflags(write=False)
+    ex["labels"].setflags(write=False)
+  return sorted(examples, key=lambda ex: int(ex["experiment_id"]))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_prepared(data_dir: str, raw_dir: Optional[str]) -> dict[str, list[dict]]:
+  """Split -> examples; cached so repeated `load_har` calls are cheap."""
+  builder = prepare(data_dir, raw_dir)
+  return {split: _read_split(builder, split) for split in SPLITS}
+
+
+def _resolve(path: Optional[PathLike]) -> Optional[str]:
+  return None if path is None else str(pathlib.Path(path).expanduser().resolve())
+
+
+def channel_indices(channels: Sequence[str]) -> list[int]:
+  """Column of each name in `CHANNELS`; DataError for an unknown or repeated one."""
+  if isinstance(channels, str):
+    channels = (channels,)
+  if not channels:
+    raise DataError("no channels requested; valid: " + ", ".join(CHANNELS))
+  for name in channels:
+    if name not in CHANNELS:
+      raise DataError(f"unknown HAR channel {name!r}; valid: "
+                      + ", ".join(CHANNELS))
+  if len(set(channels)) != len(channels):
+    raise DataError(f"repeated channel in {tuple(channels)}")
+  return [CHANNELS.index(name) for name in channels]
+
+
+def load_har(split: str = "train",
+             channels: Sequence[str] = ("body_acc_x", "body_acc_y", "body_acc_z"),
+             data_dir: Optional[PathLike] = None,
+             raw_dir: Optional[PathLike] = None) -> SensorDataset:
+  """Loads preprocessed UCI HAPT sessions, building the TFDS dataset on first use.
+
+  Args:
+    split: "train" (21 users, 42 sessions), "test" (users 2, 4, 9, 10, 12, 13,
+      18, 20, 24; 19 sessions) or "all" (train then test).
+    channels: names from `CHANNELS`, in the wanted column order.
+    data_dir: TFDS data dir; None: `$SENSEGEN_DATA_DIR` or
+      `~/.cache/sensegen/tfds`.
+    raw_dir: HAPT RawData folder to build from; None: the embedded copy (or
+      whatever `data_dir` already holds).
+
+  Returns:
+    A SensorDataset of float32 `[T_i, len(channels)]` series with per-sample
+    int32 labels (0 = unlabelled, 1..12 = `ACTIVITY_NAMES`), sessions in
+    experiment order within each split.
+  """
+  if split not in SPLITS + ("all",):
+    raise DataError(f"unknown HAR split {split!r}; valid: train, test, all")
+  columns = channel_indices(channels)
+  by_split = _load_prepared(_resolve(data_dir or default_data_dir()),
+                            _resolve(raw_dir))
+  examples = [ex for s in (SPLITS if split == "all" else (split,))
+              for ex in by_split[s]]
+  return SensorDataset(
+      series=[ex["signals"][:, columns] for ex in examples],
+      labels=[ex["labels"].copy() for ex in examples],
+      subjects=[int(ex["user_id"]) for ex in examples],
+      channels=tuple(CHANNELS[c] for c in columns),
+      units=tuple(UNITS[c] for c in columns),
+      sample_rate_hz=SAMPLE_RATE_HZ,
+      label_names=LABEL_NAMES)

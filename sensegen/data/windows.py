@@ -1,0 +1,137 @@
+"""From sessions to model inputs: the normaliser, random windows and truncated-BPTT streams.
+
+Everything is numpy on the host with explicit seeds, so the data order is a pure
+function of (seed, step) and a resumed run sees exactly the batches it would have.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from sensegen.errors import DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class Normaliser:
+  """Per-channel standardisation fitted on the train split; invertible.
+
+  Attributes:
+    mean: `[D]`.
+    std: `[D]`.
+  """
+  mean: np.ndarray
+  std: np.ndarray
+
+  @classmethod
+  def fit(cls, series) -> "Normaliser":
+    """Fits on a list of `[T_i, D]` arrays (all steps pooled, in float64)."""
+    x = np.concatenate([np.asarray(s, np.float64) for s in series])
+    std = x.std(axis=0)
+    # A constant channel keeps unit scale instead of dividing by zero.
+    std = np.where(std > 0, std, 1.0)
+    return cls(x.mean(axis=0).astype(np.float32), std.astype(np.float32))
+
+  def normalise(self, x):
+    return ((x - self.mean) / self.std).astype(np.float32)
+
+  def denormalise(self, x):
+    """Inverse of `normalise`; works on numpy and jax arrays `[..., D]`."""
+    return x * self.std + self.mean
+
+  def to_dict(self) -> dict:
+    return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "Normaliser":
+    return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
+
+
+def _long_enough(series, length: int, name: str):
+  idx = [i for i, s in enumerate(series) if len(s) >= length]
+  if not idx:
+    longest = max((len(s) for s in series), default=0)
+    raise DataError(f"{name}: no series has {length} steps (longest has {longest})")
+  return idx
+
+
+def random_windows(series, num: int, length: int, rng: np.random.Generator,
+                   labels=None, name: str = "data"):
+  """`num` windows `[num, length, D]` at uniformly random positions.
+
+  Sessions are drawn in proportion to how many windows they hold, so every
+  admissible position is equally likely. With `labels`, also returns `[num, length]`.
+  """
+  idx = _long_enough(series, length, name)
+  starts = np.array([len(series[i]) - length + 1 for i in idx], np.float64)
+  which = rng.choice(len(idx), size=num, p=starts / starts.sum())
+  offsets = (rng.random(num) * starts[which]).astype(np.int64)
+  take = lambda arrs: np.stack(
+      [arrs[idx[w]][o:o + length] for w, o in zip(which, offsets)])
+  if labels is None:
+    return take(series)
+  return take(series), take(labels)
+
+
+def tiled_windows(series, length: int, stride: int = 0, name: str = "data"):
+  """Every window of `length` steps at `stride` (default: non-overlapping), `[N, length, D]`."""
+  stride = stride or length
+  idx = _long_enough(series, length, name)
+  return np.stack([series[i][o:o + length] for i in idx
+                   for o in range(0, len(series[i]) - length + 1, stride)])
+
+
+@dataclasses.dataclass(frozen=True)
+class Streams:
+  """Positions of B contiguous streams over the sessions (host state of truncated BPTT).
+
+  Attributes:
+    session: `[B]` session index of each stream.
+    offset: `[B]` index of the next input step within that session.
+  """
+  session: np.ndarray
+  offset: np.ndarray
+
+  def to_dict(self) -> dict:
+    return {"session": self.session.tolist(), "offset": self.offset.tolist()}
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "Streams":
+    return cls(np.asarray(d["session"], np.int64), np.asarray(d["offset"], np.int64))
+
+
+def _pick_sessions(series, count: int, chunk: int, rng) -> np.ndarray:
+  idx = _long_enough(series, chunk, "train data")
+  weights = np.array([len(series[i]) for i in idx], np.float64)
+  return np.asarray(idx, np.int64)[rng.choice(len(idx), size=count, p=weights / weights.sum())]
+
+
+def init_streams(series, batch: int, bptt_steps: int, seed: int) -> Streams:
+  """B streams at random positions of random sessions (weighted by length)."""
+  rng = np.random.default_rng([seed, 0x5eed])
+  session = _pick_sessions(series, batch, bptt_steps + 1, rng)
+  room = np.array([len(series[s]) - bptt_steps for s in session])
+  return Streams(session, (rng.random(batch) * room).astype(np.int64))
+
+
+def next_chunk(series, streams: Streams, bptt_steps: int, step: int, seed: int, labels=None):
+  """The next `bptt_steps` inputs and targets of every stream.
+
+  A stream without `bptt_steps + 1` steps left in its session moves to the start of
+  a new session (chosen from (seed, step, stream)) and is flagged for a state reset.
+
+  Returns:
+    (batch, new streams) where batch has `inputs` `[B, k, D]`, `targets` `[B, k, D]`,
+    `reset` `[B]` bool and, with `labels`, `labels` `[B, k]` (the inputs' labels).
+  """
+  session, offset = streams.session.copy(), streams.offset.copy()
+  reset = offset + bptt_steps + 1 > np.array([len(series[s]) for s in session])
+  for b in np.flatnonzero(reset):
+    rng = np.random.default_rng([seed, step, int(b)])
+    session[b] = _pick_sessions(series, 1, bptt_steps + 1, rng)[0]
+    offset[b] = 0
+  chunks = np.stack([series[s][o:o + bptt_steps + 1] for s, o in zip(session, offset)])
+  batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset}
+  if labels is not None:
+    batch["labels"] = np.stack(
+        [labels[s][o:o + bptt_steps] for s, o in zip(session, offset)]).astype(np.int32)
+  return batch, Streams(session, offset + bptt_steps)

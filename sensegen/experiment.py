@@ -1,0 +1,33 @@
+"""Models and their train states, built from a config: shared by training, sampling and `load`."""
+
+import jax
+import jax.numpy as jnp
+
+from sensegen import models
+from sensegen import train
+from sensegen.config import Config
+
+
+def generator(cfg: Config, channels: int) -> models.Generator:
+  return models.Generator(
+      channels=channels, lstm_layers=cfg.lstm_layers, lstm_units=cfg.lstm_units,
+      dense_units=cfg.dense_units, mixtures=cfg.mixtures, output_sigmoid=cfg.output_sigmoid)
+
+
+def discriminator(cfg: Config) -> models.Discriminator:
+  return models.Discriminator(lstm_units=cfg.d_lstm_units, dense_units=cfg.d_dense_units)
+
+
+def init_state(cfg: Config, channels: int) -> dict:
+  """The fresh pytree a run checkpoints: generator and discriminator train states and
+  the carried recurrent state of the truncated-BPTT streams."""
+  g_key, d_key = jax.random.split(jax.random.key(cfg.seed))
+  gen, disc = generator(cfg, channels), discriminator(cfg)
+  x = jnp.zeros((1, 2, channels), jnp.float32)
+  g_tx = train.make_optimizer(cfg.learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
+  d_tx = train.make_optimizer(cfg.d_learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
+  return {
+      "g": train.create_train_state(g_key, gen, (gen.zero_state(1), x), g_tx),
+      "d": train.create_train_state(d_key, disc, (x,), d_tx),
+      "rnn": gen.zero_state(cfg.batch_size),
+  }

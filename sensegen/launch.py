@@ -1,0 +1,113 @@
+"""Command-line driver: `python -m sensegen.launch --flagfile=launch/har_quick.flags --workdir=DIR`.
+
+Every `Config` field is a flag of the same name. Bad flags or data end with one line
+naming the culprit and exit code 2, with nothing written to the workdir.
+"""
+
+import dataclasses
+import os
+import signal
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from sensegen import config as config_lib
+from sensegen.errors import SenseGenError
+
+_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+           str: flags.DEFINE_string}
+for _field in dataclasses.fields(config_lib.Config):
+  _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
+FLAGS = flags.FLAGS
+
+EXIT_BAD_INPUT = 2
+
+
+def config_from_flags() -> config_lib.Config:
+  values = {f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(config_lib.Config)}
+  return config_lib.validate(config_lib.Config(**values))
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(EXIT_BAD_INPUT)
+
+
+def _parse(argv):
+  try:
+    return FLAGS(argv)
+  except flags.Error as err:
+    _fail(str(err).splitlines()[0])
+
+
+def _train(cfg) -> int:
+  # Imported here so that --help and flag errors stay fast.
+  from sensegen import fileio, input_pipeline, schedules
+
+  config_path = os.path.join(cfg.workdir, "config.json")
+  if os.path.exists(config_path):
+    config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
+  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  fileio.write_json(config_path, dataclasses.asdict(cfg))
+  fileio.write_json(os.path.join(cfg.workdir, "dataset.json"),
+                    input_pipeline.dataset_record(run_data))
+  trainer = schedules.Trainer(cfg, run_data)
+
+  def on_signal(signum, frame):
+    del frame
+    trainer.stop.signal = signum
+
+  signal.signal(signal.SIGTERM, on_signal)
+  signal.signal(signal.SIGINT, on_signal)
+  if trainer.run():
+    logging.info("training finished; outputs in %s", cfg.workdir)
+    return 0
+  name = signal.Signals(trainer.stop.signal).name
+  print(f"stopped by {name}: checkpoint saved in {cfg.workdir}/checkpoints; "
+        f"rerun the same command to resume", file=sys.stderr)
+  return 128 + trainer.stop.signal
+
+
+def _sample(cfg) -> int:
+  import jax
+  from sensegen import api, export
+
+  output = cfg.output or os.path.join(cfg.workdir, "samples.npz")
+  export.check_path(output)
+  gen = api.load(cfg.workdir)
+  x = gen.sample(jax.random.key(cfg.seed), cfg.num_samples, cfg.sample_length, cfg.temperature)
+  export.write_samples(output, x, gen.channels, gen.units)
+  logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, cfg.sample_length, output)
+  return 0
+
+
+def main(argv) -> int:
+  if len(argv) > 1:
+    _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
+  try:
+    cfg = config_from_flags()
+    if cfg.mode == "train":
+      return _train(cfg)
+    if cfg.mode == "sample":
+      return _sample(cfg)
+    from sensegen import evaluation_run
+    return evaluation_run.run(cfg)
+  except SenseGenError as err:
+    _fail(str(err))
+
+
+def _quiet_libraries() -> None:
+  """Keeps the terminal for progress lines: Orbax logs every file it writes at INFO."""
+  logging.get_absl_handler().addFilter(
+      lambda record: record.levelno >= logging.WARNING or "orbax" not in record.pathname)
+
+
+def run() -> None:
+  _quiet_libraries()
+  app.run(main, flags_parser=_parse)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,67 @@
+"""PNG figures of a run, from arrays and metrics rows (matplotlib, no display)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+from sensegen import fileio
+
+
+def _save(fig, path: str) -> None:
+  with fileio.atomic_open(path, "wb") as f:
+    fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+  plt.close(fig)
+
+
+def nll_curves(rows: list, path: str) -> None:
+  """Train and held-out NLL per step against training step (the paper's Fig. 3)."""
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for key, label in (("train_nll", "train"), ("eval_nll", "held-out"),
+                     ("baseline_eval_nll", "per-channel Gaussian (held-out)")):
+    pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+    if pts:
+      ax.plot(*zip(*pts), label=label, marker="." if key != "train_nll" else None)
+  ax.set_xlabel("generator step")
+  ax.set_ylabel("NLL (nats / step)")
+  ax.legend()
+  ax.grid(alpha=0.3)
+  _save(fig, path)
+
+
+def traces(real, generated, path: str, channels, sample_rate_hz: float, units=()) -> None:
+  """4 real vs 4 generated series side by side (the paper's Fig. 2); arrays `[N, L, D]`."""
+  n = min(4, len(real), len(generated))
+  fig, axes = plt.subplots(n, 2, figsize=(10, 1.8 * n), sharey=True, squeeze=False)
+  for col, (title, xs) in enumerate((("real", real), ("generated", generated))):
+    for row in range(n):
+      ax = axes[row, col]
+      t = [i / sample_rate_hz for i in range(xs.shape[1])]
+      for d, name in enumerate(channels):
+        ax.plot(t, xs[row, :, d], lw=0.8, label=name)
+      if row == 0:
+        ax.set_title(title)
+  axes[-1, 0].set_xlabel("s")
+  axes[-1, 1].set_xlabel("s")
+  unit = f" ({units[0]})" if units else ""
+  axes[0, 0].set_ylabel(f"value{unit}")
+  axes[0, 1].legend(fontsize=7, loc="upper right")
+  _save(fig, path)
+
+
+def discriminator_accuracy(rows: list, path: str) -> None:
+  """D's training and held-out accuracy per round (the paper's Fig. 4)."""
+  pts = [r for r in rows if "d_heldout_accuracy" in r]
+  fig, ax = plt.subplots(figsize=(7, 4))
+  if pts:
+    rounds = [r["round"] for r in pts]
+    ax.plot(rounds, [r["d_train_accuracy"] for r in pts], marker="o", label="train windows")
+    ax.plot(rounds, [r["d_heldout_accuracy"] for r in pts], marker="o",
+            label="held-out users + fresh samples")
+  ax.axhline(0.5, color="gray", ls="--", lw=1)
+  ax.set_ylim(0, 1.05)
+  ax.set_xlabel("round")
+  ax.set_ylabel("discriminator accuracy")
+  ax.legend()
+  ax.grid(alpha=0.3)
+  _save(fig, path)

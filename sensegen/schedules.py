@@ -1,0 +1,227 @@
+"""Host loops that drive the jitted steps: the NLL schedule and the alternating G/D
+schedule (the paper's Algorithm 1), with logging, evaluation and checkpoints.
+
+Every random choice is a function of (seed, step) or (seed, round), and the data
+stream positions are checkpointed, so a resumed run repeats an uninterrupted one.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sensegen import experiment
+from sensegen import input_pipeline
+from sensegen import plots
+from sensegen import sampling
+from sensegen import train
+from sensegen.checkpoint import Checkpointer
+from sensegen.config import Config
+from sensegen.data import windows
+from sensegen.errors import SenseGenError
+from sensegen.metrics import MetricsLog, read_rows
+
+
+class TrainingStopped(SenseGenError):
+  """Training stopped early (non-finite steps); the last good checkpoint is kept."""
+
+
+class StopFlag:
+  """Set from a signal handler; the loop checkpoints and returns at the next safe point."""
+
+  def __init__(self):
+    self.signal = None
+
+
+# Purposes folded into the round's key so that each draw is independent.
+_D_TRAIN, _D_HELDOUT, _PLOT = 1, 2, 3
+
+
+@dataclasses.dataclass
+class Trainer:
+  """Everything a training run holds between steps."""
+  cfg: Config
+  run_data: input_pipeline.RunData
+  stop: StopFlag = dataclasses.field(default_factory=StopFlag)
+
+  def __post_init__(self):
+    cfg = self.cfg
+    self.gen = experiment.generator(cfg, len(self.run_data.channels))
+    self.disc = experiment.discriminator(cfg)
+    self.g_step = train.make_generator_step(self.gen)
+    self.d_step = train.make_discriminator_step(self.disc)
+    self.d_accuracy = train.make_discriminator_accuracy(self.disc)
+    self.nll = train.make_nll_eval(self.gen)
+    self.ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
+    self.log = MetricsLog(os.path.join(cfg.workdir, "metrics.jsonl"))
+    self.eval_set = input_pipeline.eval_windows(
+        self.run_data, cfg.window, cfg.eval_windows, cfg.seed)
+    self.baseline_nll = train.gaussian_nll(self.run_data.train.series, self.eval_set)
+    self.key = jax.random.key(cfg.seed)
+
+  # --- state ---------------------------------------------------------------
+
+  def restore_or_init(self):
+    """(state, meta) from the latest good checkpoint, or fresh ones."""
+    fresh = experiment.init_state(self.cfg, len(self.run_data.channels))
+    restored = self.ckpt.restore_latest(fresh)
+    if restored is not None:
+      step, state, meta = restored
+      logging.info("resumed from checkpoint at step %d (round %d)", step, meta["round"])
+      return state, meta
+    streams = windows.init_streams(self.run_data.train.series, self.cfg.batch_size,
+                                   self.cfg.bptt_steps, self.cfg.seed)
+    return fresh, {"step": 0, "round": 0, "phase": "d", "g_until": 0,
+                   "streams": streams.to_dict()}
+
+  def save(self, state, meta) -> None:
+    # Ids count saves, so they grow even across rounds without generator steps.
+    meta["saves"] = meta.get("saves", 0) + 1
+    self.ckpt.save(meta["saves"], state, meta)
+
+  # --- generator steps -----------------------------------------------------
+
+  def generator_steps(self, state, meta, until: int, total: int) -> bool:
+    """Runs generator steps up to step `until`, logging, evaluating and checkpointing.
+
+    Returns False if a stop was requested (a checkpoint of the current step is saved).
+    """
+    cfg, series = self.cfg, self.run_data.train.series
+    streams = windows.Streams.from_dict(meta["streams"])
+    nll_sum, bad, worst, since, tick = 0.0, jnp.int32(0), jnp.int32(0), 0, time.time()
+    while meta["step"] < until:
+      if self.stop.signal is not None:
+        self.save(state, meta)
+        return False
+      batch, streams = windows.next_chunk(series, streams, cfg.bptt_steps, meta["step"],
+                                          cfg.seed)
+      state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
+      nll_sum = nll_sum + jnp.where(m["finite"], m["train_nll"], 0.0)
+      bad = jnp.where(m["finite"], 0, bad + 1)
+      worst = jnp.maximum(worst, bad)
+      since += 1
+      meta["step"] += 1
+      meta["streams"] = streams.to_dict()
+      step, row = meta["step"], {}
+      if step % cfg.log_every == 0 or step == until:
+        self._check_bad_steps(int(worst))
+        elapsed = time.time() - tick
+        row.update(train_nll=float(nll_sum) / max(since - int(bad), 1),
+                   steps_per_sec=since / elapsed)
+        self._progress(step, total, row, elapsed / since)
+        nll_sum, since, tick = 0.0, 0, time.time()
+      if step % cfg.eval_every == 0 or step == until:
+        row.update(self.evaluate_nll(state))
+      if row:
+        self.log.write({"step": step, **row})
+      if step % cfg.checkpoint_every == 0:
+        self.save(state, meta)
+    return True
+
+  def _check_bad_steps(self, worst: int) -> None:
+    if worst >= self.cfg.max_bad_steps:
+      raise TrainingStopped(
+          f"{worst} consecutive generator steps had a non-finite loss or gradient "
+          f"(--max_bad_steps={self.cfg.max_bad_steps}); stopped, the last checkpoint in "
+          f"{self.cfg.workdir}/checkpoints holds the last good parameters")
+
+  def evaluate_nll(self, state) -> dict:
+    return {"eval_nll": self.nll(state["g"].params, self.eval_set),
+            "baseline_eval_nll": self.baseline_nll}
+
+  def _progress(self, step: int, total: int, row: dict, sec_per_step: float) -> None:
+    eta = max(total - step, 0) * sec_per_step
+    logging.info("step %d/%d  train_nll %.4f  %.2f steps/s  ETA %dm%02ds", step, total,
+                 row["train_nll"], row["steps_per_sec"], eta // 60, eta % 60)
+
+  # --- discriminator -------------------------------------------------------
+
+  def sample_windows(self, params, key, count: int) -> np.ndarray:
+    return np.asarray(sampling.sample_jit(self.gen, params, key, count, self.cfg.window,
+                                          self.cfg.temperature))
+
+  def train_discriminator(self, d_state, real, fake, rng):
+    """`d_epochs` passes over real (label 1) and generated (label 0) windows.
+
+    Returns (d_state, accuracy on those windows after training).
+    """
+    cfg = self.cfg
+    x = np.concatenate([real, fake])
+    y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))]).astype(np.float32)
+    for _ in range(cfg.d_epochs):
+      order = rng.permutation(len(x))
+      for i in range(0, len(x), cfg.d_minibatch):
+        idx = order[i:i + cfg.d_minibatch]
+        d_state, _, _ = self.d_step(d_state, x[idx], y[idx])
+    return d_state, float(self.d_accuracy(d_state.params, x, y))
+
+  def discriminator_round(self, state, meta) -> dict:
+    """Lines 2-4 of Algorithm 1, then D's accuracy on data it never saw."""
+    cfg, r = self.cfg, meta["round"]
+    round_key = jax.random.fold_in(self.key, r)
+    rng = np.random.default_rng([cfg.seed, r, _D_TRAIN])
+    real = windows.random_windows(self.run_data.train.series, cfg.d_batch, cfg.window, rng)
+    fake = self.sample_windows(state["g"].params, jax.random.fold_in(round_key, _D_TRAIN),
+                               cfg.d_batch)
+    state["d"], train_acc = self.train_discriminator(state["d"], real, fake, rng)
+    held_rng = np.random.default_rng([cfg.seed, r, _D_HELDOUT])
+    real = windows.random_windows(self.run_data.test.series, cfg.d_batch, cfg.window,
+                                  held_rng, name="held-out data")
+    fake = self.sample_windows(state["g"].params, jax.random.fold_in(round_key, _D_HELDOUT),
+                               cfg.d_batch)
+    y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))]).astype(np.float32)
+    held_acc = float(self.d_accuracy(state["d"].params, np.concatenate([real, fake]), y))
+    return {"round": r + 1, "d_train_accuracy": train_acc, "d_heldout_accuracy": held_acc}
+
+  # --- schedules -----------------------------------------------------------
+
+  def run(self) -> bool:
+    """Trains per the config's schedule; returns False if stopped by a signal."""
+    state, meta = self.restore_or_init()
+    if self.cfg.schedule == "alternating":
+      done = self._alternating(state, meta)
+    else:
+      total = self.cfg.train_steps
+      done = self.generator_steps(state, meta, total, total)
+    if done:
+      self.save(state, meta)
+      self.write_plots(state)
+    self.ckpt.close()
+    return done
+
+  def _alternating(self, state, meta) -> bool:
+    cfg = self.cfg
+    total = cfg.rounds * cfg.g_epochs
+    while meta["round"] < cfg.rounds:
+      if meta["phase"] == "d":
+        if self.stop.signal is not None:
+          self.save(state, meta)
+          return False
+        row = self.discriminator_round(state, meta)
+        logging.info("round %d/%d  D accuracy: train %.3f, held-out %.3f", row["round"],
+                     cfg.rounds, row["d_train_accuracy"], row["d_heldout_accuracy"])
+        self.log.write({"step": meta["step"], **row})
+        meta.update(phase="g", g_until=meta["step"] + cfg.g_epochs)
+      if not self.generator_steps(state, meta, meta["g_until"], total):
+        return False
+      meta.update(phase="d", round=meta["round"] + 1)
+      self.save(state, meta)
+    return True
+
+  # --- figures -------------------------------------------------------------
+
+  def write_plots(self, state) -> None:
+    cfg, rd = self.cfg, self.run_data
+    rows = read_rows(self.log.path)
+    plots.nll_curves(rows, os.path.join(cfg.workdir, "nll.png"))
+    if cfg.schedule == "alternating":
+      plots.discriminator_accuracy(rows, os.path.join(cfg.workdir, "discriminator.png"))
+    key = jax.random.fold_in(self.key, _PLOT)
+    fake = rd.normaliser.denormalise(self.sample_windows(state["g"].params, key, 4))
+    real = rd.normaliser.denormalise(self.eval_set[:4])
+    plots.traces(real, fake, os.path.join(cfg.workdir, "traces.png"), rd.channels,
+                 rd.train.sample_rate_hz, rd.train.units)

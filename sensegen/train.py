@@ -1,0 +1,127 @@
+"""Train states and the jitted steps of the generator (NLL) and the discriminator (BCE).
+
+Everything here is a pure function of arrays; the host loops that drive these steps
+live in `schedules.py`.
+"""
+
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from sensegen import mdn
+
+
+class TrainState(train_state.TrainState):
+  """Flax's TrainState; `apply_fn` is unused (models are passed explicitly)."""
+
+
+def make_optimizer(learning_rate: float, decay: float, clip_norm: float):
+  """Global-norm clipping followed by RMSProp, as in the paper."""
+  return optax.chain(optax.clip_by_global_norm(clip_norm),
+                     optax.rmsprop(learning_rate, decay=decay))
+
+
+def create_train_state(key, model, example_inputs: tuple, tx) -> TrainState:
+  """Initialises `model` on `example_inputs` (positional args of its __call__)."""
+  params = model.init(key, *example_inputs)
+  return TrainState.create(apply_fn=None, params=params, tx=tx)
+
+
+def sequence_nll(model, params, state, inputs, targets, labels=None):
+  """Mean next-step NLL (nats per step, summed over channels) of `targets` `[B, T, D]`.
+
+  Returns (nll, new recurrent state).
+  """
+  state, mix = model.apply(params, state, inputs, labels)
+  return -jnp.mean(mdn.log_prob(*mix, targets)), state
+
+
+def _all_finite(tree) -> jax.Array:
+  leaves = jax.tree.leaves(tree)
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _keep_if(ok, new, old):
+  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+def make_generator_step(model):
+  """A jitted truncated-BPTT step: (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
+
+  `batch` holds `inputs`/`targets` `[B, k, D]`, `reset` `[B]` (streams starting a new
+  session get a zero state) and optionally `labels` `[B, k]`. No gradient flows into
+  the carried state. A step whose loss or gradients are not finite is not applied
+  (`metrics["finite"]` is False) and the recurrent state restarts from zero.
+  """
+
+  def step(ts: TrainState, rnn_state, batch):
+    keep = ~batch["reset"][None, None, :, None]
+    rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    loss_fn = lambda p: sequence_nll(model, p, rnn_state, batch["inputs"], batch["targets"],
+                                     batch.get("labels"))
+    (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    ok = jnp.isfinite(nll) & _all_finite(grads)
+    new_ts = _keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
+    metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
+    return new_ts, new_rnn_state, metrics
+
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
+def make_nll_eval(model, batch_size: int = 64):
+  """A function windows `[N, L, D]` (, labels `[N, L]`) -> mean next-step NLL from a zero state."""
+
+  @jax.jit
+  def chunk_nll(params, windows, labels):
+    state = model.zero_state(windows.shape[0])
+    lab = None if labels is None else labels[:, :-1]
+    nll, _ = sequence_nll(model, params, state, windows[:, :-1], windows[:, 1:], lab)
+    return nll
+
+  def evaluate(params, windows, labels=None) -> float:
+    total, count = 0.0, 0
+    for i in range(0, len(windows), batch_size):
+      part = windows[i:i + batch_size]
+      lab = None if labels is None else labels[i:i + batch_size]
+      total += float(chunk_nll(params, part, lab)) * len(part)
+      count += len(part)
+    return total / count
+
+  return evaluate
+
+
+def gaussian_nll(train_series, windows) -> float:
+  """NLL per step (summed over channels) of `windows[:, 1:]` under per-channel Gaussians
+  fitted on the train series: the baseline every generator must beat."""
+  x = jnp.concatenate([jnp.asarray(s) for s in train_series])
+  mu, var = x.mean(0), x.var(0)
+  t = jnp.asarray(windows)[:, 1:]
+  return float(jnp.mean(jnp.sum(0.5 * ((t - mu) ** 2 / var + jnp.log(2 * jnp.pi * var)), -1)))
+
+
+def discriminator_loss(disc, params, windows, is_real):
+  """Binary cross-entropy (real = 1, generated = 0) and accuracy of D on `windows` `[B, L, D]`."""
+  logits = disc.apply(params, windows)
+  loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, is_real))
+  accuracy = jnp.mean((logits > 0) == (is_real > 0.5))
+  return loss, accuracy
+
+
+def make_discriminator_step(disc):
+  """A jitted step (train_state, windows `[B, L, D]`, is_real `[B]`) -> (train_state, loss, accuracy)."""
+
+  def step(ts: TrainState, windows, is_real):
+    grad_fn = jax.value_and_grad(
+        lambda p: discriminator_loss(disc, p, windows, is_real), has_aux=True)
+    (loss, accuracy), grads = grad_fn(ts.params)
+    return ts.apply_gradients(grads=grads), loss, accuracy
+
+  return jax.jit(step, donate_argnums=(0,))
+
+
+def make_discriminator_accuracy(disc):
+  """A jitted (params, windows, is_real) -> accuracy."""
+  return jax.jit(lambda p, w, y: discriminator_loss(disc, p, w, y)[1])

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from sensegen.data import windows
+from sensegen.errors import DataError
+
+
+def _series():
+  rng = np.random.default_rng(0)
+  return [rng.normal(3.0, 2.0, size=(n, 2)).astype(np.float32) for n in (50, 120, 80)]
+
+
+def test_normaliser_round_trip_and_train_only_statistics():
+  train = _series()
+  norm = windows.Normaliser.fit(train)
+  pooled = np.concatenate(train)
+  np.testing.assert_allclose(norm.mean, pooled.mean(0), rtol=1e-5)
+  np.testing.assert_allclose(norm.std, pooled.std(0), rtol=1e-5)
+  z = norm.normalise(train[1])
+  np.testing.assert_allclose(np.concatenate([norm.normalise(s) for s in train]).mean(0), 0,
+                             atol=1e-5)
+  np.testing.assert_allclose(norm.denormalise(z), train[1], rtol=1e-5, atol=1e-5)
+  again = windows.Normaliser.from_dict(norm.to_dict())
+  np.testing.assert_array_equal(again.mean, norm.mean)
+
+
+def test_normaliser_constant_channel_keeps_unit_scale():
+  norm = windows.Normaliser.fit([np.ones((10, 1), np.float32)])
+  assert norm.std[0] == 1.0
+
+
+def test_random_windows_are_real_slices():
+  series = _series()
+  rng = np.random.default_rng(1)
+  w = windows.random_windows(series, 40, 60, rng)
+  assert w.shape == (40, 60, 2)
+  for win in w:
+    # Each window must occur verbatim in a series of at least 60 steps.
+    assert any(np.any([np.array_equal(s[o:o + 60], win) for o in range(len(s) - 59)])
+               for s in series if len(s) >= 60)
+
+
+def test_random_windows_with_labels_align():
+  series = [np.arange(100, dtype=np.float32)[:, None]]
+  labels = [np.arange(100, dtype=np.int32)]
+  w, l = windows.random_windows(series, 5, 10, np.random.default_rng(2), labels=labels)
+  np.testing.assert_array_equal(w[..., 0], l)
+
+
+def test_windows_too_long_is_a_data_error():
+  with pytest.raises(DataError, match="no series has 500 steps"):
+    windows.random_windows(_series(), 3, 500, np.random.default_rng(0))
+
+
+def test_tiled_windows_count():
+  w = windows.tiled_windows(_series(), 40)
+  assert w.shape == (1 + 3 + 2, 40, 2)
+
+
+def test_streams_are_contiguous_and_reset_at_session_end():
+  series = [np.arange(i * 1000, i * 1000 + n, dtype=np.float32)[:, None]
+            for i, n in enumerate((35, 47))]
+  streams = windows.init_streams(series, batch=3, bptt_steps=10, seed=0)
+  prev_last = None
+  for step in range(12):
+    batch, streams = windows.next_chunk(series, streams, 10, step, seed=0)
+    assert batch["inputs"].shape == (3, 10, 1) and batch["targets"].shape == (3, 10, 1)
+    np.testing.assert_array_equal(batch["inputs"][:, 1:], batch["targets"][:, :-1])
+    # Values are consecutive integers inside one session.
+    np.testing.assert_array_equal(np.diff(batch["inputs"][..., 0], axis=1), 1)
+    if prev_last is not None:
+      continued = ~batch["reset"]
+      np.testing.assert_array_equal(batch["inputs"][continued, 0, 0], prev_last[continued])
+      assert np.all(batch["inputs"][batch["reset"], 0, 0] % 1000 == 0)
+    prev_last = batch["targets"][:, -1, 0]
+  assert streams.to_dict() == windows.Streams.from_dict(streams.to_dict()).to_dict()
+
+
+def test_streams_deterministic_given_seed_and_step():
+  series = _series()
+  a, sa = windows.next_chunk(series, windows.init_streams(series, 4, 30, 7), 30, 3, 7)
+  b, sb = windows.next_chunk(series, windows.init_streams(series, 4, 30, 7), 30, 3, 7)
+  np.testing.assert_array_equal(a["inputs"], b["inputs"])
+  np.testing.assert_array_equal(sa.offset, sb.offset)
+
+
+def test_stream_labels_follow_inputs():
+  series = [np.arange(200, dtype=np.float32)[:, None]]
+  labels = [np.arange(200, dtype=np.int32)]
+  streams = windows.init_streams(series, 2, 20, 0)
+  batch, _ = windows.next_chunk(series, streams, 20, 0, 0, labels=labels)
+  np.testing.assert_array_equal(batch["labels"], batch["inputs"][..., 0])
