@@ -5,6 +5,7 @@ naming the culprit and exit code 2, with nothing written to the workdir.
 """
 
 import dataclasses
+import logging as pylogging
 import os
 import signal
 import sys
@@ -86,6 +87,7 @@ def _sample(cfg) -> int:
 def main(argv) -> int:
   if len(argv) > 1:
     _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
+  _quiet_libraries()
   try:
     cfg = config_from_flags()
     if cfg.mode == "train":
@@ -99,13 +101,12 @@ def main(argv) -> int:
 
 
 def _quiet_libraries() -> None:
-  """Keeps the terminal for progress lines: Orbax logs every file it writes at INFO."""
-  logging.get_absl_handler().addFilter(
-      lambda record: record.levelno >= logging.WARNING or "orbax" not in record.pathname)
+  """Keeps the terminal for progress lines: Orbax, TFDS and JAX log at INFO."""
+  logging.get_absl_handler().python_handler.addFilter(
+      lambda record: record.levelno >= pylogging.WARNING or "sensegen" in record.pathname)
 
 
 def run() -> None:
-  _quiet_libraries()
   app.run(main, flags_parser=_parse)
 
 

@@ -70,8 +70,8 @@ class Trainer:
     fresh = experiment.init_state(self.cfg, len(self.run_data.channels))
     restored = self.ckpt.restore_latest(fresh)
     if restored is not None:
-      step, state, meta = restored
-      logging.info("resumed from checkpoint at step %d (round %d)", step, meta["round"])
+      _, state, meta = restored
+      logging.info("resumed from checkpoint at step %d (round %d)", meta["step"], meta["round"])
       return state, meta
     streams = windows.init_streams(self.run_data.train.series, self.cfg.batch_size,
                                    self.cfg.bptt_steps, self.cfg.seed)

@@ -29,6 +29,7 @@ SERIES_ID_COLUMN = "series_id"
 LABEL_COLUMN = "label"
 UNLABELLED = "UNLABELLED"
 _NPZ_KEYS = ("x", "labels", "channels", "units")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _label_ids(labels: np.ndarray, name: str,
@@ -58,7 +59,7 @@ def _npz_arrays(path: pathlib.Path) -> dict:
   try:
     npz = np.load(path, allow_pickle=False)
   except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-    raise DataError(f"{path}: unreadable .npz ({e})") from None
+    raise DataError(f"{path}: unreadable .npz ({type(e).__name__}: {e})") from None
   if not isinstance(npz, np.lib.npyio.NpzFile):
     raise DataError(f"{path}: a bare .npy array, expected an .npz archive")
   with npz:
@@ -66,7 +67,8 @@ def _npz_arrays(path: pathlib.Path) -> dict:
       arrays = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile,
             NotImplementedError) as e:
-      raise DataError(f"{path}: unreadable .npz member ({e})") from None
+      raise DataError(f"{path}: unreadable .npz member "
+                      f"({type(e).__name__}: {e})") from None
   for key, value in arrays.items():
     # NpzFile returns the raw bytes of members that are not .npy files.
     if not isinstance(value, np.ndarray):
@@ -75,9 +77,10 @@ def _npz_arrays(path: pathlib.Path) -> dict:
 
 
 def _check_channel_names(channels: tuple, path: pathlib.Path) -> None:
+  """DataError for an empty or repeated name (they select columns by name)."""
   if "" in channels or len(set(channels)) != len(channels):
-    raise DataError(f"{path}: channel names {list(channels)} include an empty "
-                    "or repeated one")
+    raise DataError(f"{path}: names {list(channels)} include an empty or "
+                    "repeated one")
 
 
 def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
@@ -96,7 +99,7 @@ def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
   if x.dtype.kind not in "iufb":
     raise DataError(f"{path}: 'x' has dtype {x.dtype}, expected numbers")
   with np.errstate(over="ignore"):  # Overflow to inf is reported below.
-    series = np.asarray(x.reshape((-1,) + x.shape[-2:]), np.float32)
+    series = np.asarray(x[None] if x.ndim == 2 else x, np.float32)
   num_series, num_steps, num_channels = series.shape
   if num_series == 0 or num_channels == 0:
     raise DataError(f"{path}: 'x' has shape {x.shape}, no series or no "
@@ -148,7 +151,7 @@ def _csv_value(cell: str, where: str) -> float:
     value = float(cell)
   except ValueError:
     raise DataError(f"{where}: {cell!r} is not a number") from None
-  if not abs(value) <= np.finfo(np.float32).max:
+  if not abs(value) <= _FLOAT32_MAX:
     raise DataError(f"{where}: {cell!r} is not a finite float32")
   return value
 
@@ -159,7 +162,7 @@ def _csv_rows(path: pathlib.Path):
     with open(path, newline="", encoding="utf-8-sig") as f:
       reader = csv.reader(f, strict=True)
       rows = [(reader.line_num, cells) for cells in reader if cells]
-  except (UnicodeDecodeError, csv.Error) as e:
+  except (OSError, UnicodeDecodeError, csv.Error) as e:
     raise DataError(f"{path}: unreadable CSV ({e})") from None
   if not rows:
     raise DataError(f"{path}: empty file, expected a header row")

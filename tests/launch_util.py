@@ -1,0 +1,17 @@
+"""Running the launcher in a subprocess, as a user would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = str(REPO / "launch" / "smoke.flags")
+
+
+def launch(*flags, timeout=300, **popen):
+  """Runs `python -m sensegen.launch --flagfile=launch/smoke.flags FLAGS...`."""
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+  return subprocess.run([sys.executable, "-m", "sensegen.launch", f"--flagfile={SMOKE}", *flags],
+                        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO,
+                        **popen)

@@ -1,0 +1,93 @@
+"""The launcher end to end with launch/smoke.flags (the embedded HAR data)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from launch_util import launch
+from sensegen import metrics
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("run")
+  result = launch(f"--workdir={workdir}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  return workdir
+
+
+def test_train_writes_run_files_and_beats_gaussian(trained):
+  for name in ("config.json", "dataset.json", "metrics.jsonl", "nll.png", "traces.png"):
+    assert (trained / name).is_file(), name
+  rows = metrics.read_rows(str(trained / "metrics.jsonl"))
+  assert [r["step"] for r in rows if "train_nll" in r] == [10, 20, 30]
+  assert all(r["steps_per_sec"] > 0 for r in rows if "train_nll" in r)
+  last = [r for r in rows if "eval_nll" in r][-1]
+  assert last["step"] == 30 and last["eval_nll"] < last["baseline_eval_nll"]
+  assert json.loads((trained / "config.json").read_text())["lstm_units"] == 16
+
+
+def test_rerun_resumes_without_rewriting_metrics(trained):
+  before = (trained / "metrics.jsonl").read_text()
+  result = launch(f"--workdir={trained}", "--train_steps=40")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "resumed from checkpoint at step 30" in result.stderr
+  after = (trained / "metrics.jsonl").read_text()
+  assert after.startswith(before)
+  new = [json.loads(l) for l in after[len(before):].splitlines()]
+  assert [r["step"] for r in new if "train_nll" in r] == [40]
+
+
+def test_sample_npz_and_csv(trained, tmp_path):
+  npz, csv = tmp_path / "s.npz", tmp_path / "s.csv"
+  for out in (npz, csv):
+    result = launch(f"--workdir={trained}", "--mode=sample", "--num_samples=3",
+                    "--sample_length=25", f"--output={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+  with np.load(npz, allow_pickle=False) as f:
+    assert f["x"].shape == (3, 25, 1) and f["x"].dtype == np.float32
+    assert list(f["channels"]) == ["body_acc_x"]
+    x = f["x"]
+  lines = csv.read_text().splitlines()
+  assert lines[0] == "sample_id,t,body_acc_x" and len(lines) == 1 + 3 * 25
+  # Same seed -> the same samples in both formats; physical units (g), small values.
+  np.testing.assert_allclose(float(lines[1].split(",")[2]), x[0, 0, 0], rtol=1e-5)
+  assert np.abs(x).max() < 5
+
+
+def test_alternating_schedule_logs_rounds(tmp_path):
+  result = launch(f"--workdir={tmp_path}", "--schedule=alternating")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
+  rounds = [r for r in rows if "round" in r]
+  assert [r["round"] for r in rounds] == [1, 2]
+  assert [r["step"] for r in rounds] == [0, 10]  # D before each round's 10 G steps
+  for r in rounds:
+    assert 0 <= r["d_train_accuracy"] <= 1 and 0 <= r["d_heldout_accuracy"] <= 1
+  assert max(r["step"] for r in rows) == 20
+  assert (tmp_path / "discriminator.png").is_file()
+
+
+@pytest.mark.parametrize("flag, culprit", [
+    ("--lstm_units=0", "--lstm_units=0"),
+    ("--mode=dance", "--mode=dance"),
+    ("--channels=body_acc_q", "body_acc_q"),
+    ("--data=/nonexistent/file.npz", "/nonexistent/file.npz"),
+    ("--window=100000", "100000"),
+    ("--no_such_flag=1", "no_such_flag"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, flag, culprit):
+  workdir = tmp_path / "w"
+  result = launch(f"--workdir={workdir}", flag, timeout=120)
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1 and culprit in lines[0], result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  assert not workdir.exists()
+
+
+def test_resume_with_contradicting_flag_is_refused(trained):
+  result = launch(f"--workdir={trained}", "--lstm_units=32", timeout=120)
+  assert result.returncode == 2
+  assert "--lstm_units=32 contradicts" in result.stderr and "lstm_units=16" in result.stderr
