@@ -8,11 +8,14 @@ The recurrent state of a stack is one array `[layers, 2, B, H]` (c then h), so i
 can be reset with a mask, checkpointed and sharded like any other array.
 """
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from sensegen import errors
 
 
 def cell(kernel, bias, c, h, x):
@@ -34,20 +37,116 @@ def layer(kernel, bias, state, xs):
   return jnp.stack([c, h]), jnp.swapaxes(hs, 0, 1)
 
 
-def stack(params: Sequence, state, xs):
+def _matmul(a, w):
+  """`a @ w` with the inputs in w's dtype and float32 accumulation."""
+  return jnp.dot(a.astype(w.dtype), w, preferred_element_type=jnp.float32)
+
+
+def _gates(z):
+  """Pre-activations `[B, 4H]` -> activated gates (i, g, f, o), each `[B, H]`."""
+  i, g, f, o = jnp.split(z, 4, axis=-1)
+  return jax.nn.sigmoid(i), jnp.tanh(g), jax.nn.sigmoid(f), jax.nn.sigmoid(o)
+
+
+def _fused_scan(kernel, bias, c, h, xs, save: bool):
+  """Forward over time-major xs `[T, B, I]`; kernel already in the matmul dtype.
+
+  Returns (c, h, hs `[T, B, H]`) and, when `save`, the residuals of the backward
+  pass: activated gates `[T, B, 4H]` and cells `[T, B, H]`.
+  """
+
+  def step(carry, x):
+    c, h = carry
+    i, g, f, o = _gates(_matmul(jnp.concatenate([x, h], axis=-1), kernel) + bias)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    saved = (jnp.concatenate([i, g, f, o], axis=-1), c) if save else ()
+    return (c, h), (h, saved)
+
+  (c, h), (hs, saved) = jax.lax.scan(step, (c, h), xs)
+  return (c, h, hs), saved
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _fused(dtype, kernel, bias, c, h, xs):
+  """LSTM layer over time-major xs `[T, B, I]` -> (c, h, hs `[T, B, H]`)."""
+  return _fused_scan(kernel.astype(dtype), bias, c, h, xs, save=False)[0]
+
+
+def _fused_fwd(dtype, kernel, bias, c, h, xs):
+  out, (gates, cs) = _fused_scan(kernel.astype(dtype), bias, c, h, xs, save=True)
+  return out, (kernel, c, h, xs, out[2], gates, cs)
+
+
+def _fused_bwd(dtype, res, cotangents):
+  """Reverse scan over (dh, dc) only; the weight gradients are single matmuls after it."""
+  kernel, c0, h0, xs, hs, gates, cs = res
+  dc_last, dh_last, dhs = cotangents
+  num_in = xs.shape[-1]
+  w_t = kernel.astype(dtype).T  # `[4H, I + H]`: one matmul gives dx and dh per step.
+  c_prev = jnp.concatenate([c0[None], cs[:-1]])
+
+  def step(carry, inputs):
+    dc, dh = carry
+    dh_out, gate, c, cp = inputs
+    i, g, f, o = jnp.split(gate, 4, axis=-1)
+    tc = jnp.tanh(c)
+    dh = dh + dh_out
+    dc = dc + dh * o * (1 - tc * tc)
+    dz = jnp.concatenate([dc * g * i * (1 - i), dc * i * (1 - g * g),
+                          dc * cp * f * (1 - f), dh * tc * o * (1 - o)], axis=-1)
+    dxh = _matmul(dz, w_t)
+    return (dc * f, dxh[:, num_in:]), (dz, dxh[:, :num_in])
+
+  (dc0, dh0), (dzs, dxs) = jax.lax.scan(
+      step, (dc_last, dh_last), (dhs, gates, cs, c_prev), reverse=True)
+  h_prev = jnp.concatenate([h0[None], hs[:-1]])
+  xh = jnp.concatenate([xs, h_prev], axis=-1).reshape(-1, kernel.shape[0])
+  dzs_flat = dzs.reshape(-1, dzs.shape[-1])
+  dkernel = _matmul(xh.T, dzs_flat.astype(dtype)).astype(kernel.dtype)
+  return dkernel, jnp.sum(dzs_flat, axis=0), dc0, dh0, dxs
+
+
+_fused.defvjp(_fused_fwd, _fused_bwd)
+
+
+def fused_layer(kernel, bias, state, xs, dtype=jnp.float32):
+  """`layer` with a hand-written VJP; `dtype` is the matmul input dtype (accumulation is f32).
+
+  The forward scan saves the activated gates and cells, so the backward pass is one
+  reverse scan carrying (dc, dh) plus one large matmul for the kernel gradient,
+  instead of autodiff's per-step transposes (measured +6-7% per train step on CPU).
+  """
+  c, h, hs = _fused(dtype, kernel, bias, state[0], state[1], jnp.swapaxes(xs, 0, 1))
+  return jnp.stack([c, h]), jnp.swapaxes(hs, 0, 1)
+
+
+IMPLS = {
+    "scan": layer,
+    "fused": fused_layer,
+    # bf16 matmul inputs: ~+30% on AVX-512 CPUs, but gradients agree to only ~1e-2.
+    "bf16": functools.partial(fused_layer, dtype=jnp.bfloat16),
+}
+"""Layer implementations by name; all share `layer`'s signature."""
+
+
+def stack(params: Sequence, state, xs, impl: str = "scan"):
   """Layer-major evaluation of the stack over a sequence.
 
   Args:
     params: per layer a (kernel, bias) pair.
     state: `[layers, 2, B, H]`.
     xs: `[B, T, I]`.
+    impl: a key of `IMPLS`.
 
   Returns:
     (new state `[layers, 2, B, H]`, top-layer outputs `[B, T, H]`).
   """
+  if impl not in IMPLS:
+    raise errors.ConfigError(f"unknown LSTM impl {impl!r}; expected one of {sorted(IMPLS)}")
   new_state = []
   for (kernel, bias), s in zip(params, state):
-    s, xs = layer(kernel, bias, s, xs)
+    s, xs = IMPLS[impl](kernel, bias, s, xs)
     new_state.append(s)
   return jnp.stack(new_state), xs
 
@@ -95,6 +194,7 @@ class LSTMStack(nn.Module):
   input_size: int
   layers: int
   units: int
+  impl: str = "scan"  # a key of `IMPLS`; only the training/teacher-forced path uses it.
 
   def setup(self):
     sizes = [self.input_size] + [self.units] * (self.layers - 1)
@@ -110,7 +210,7 @@ class LSTMStack(nn.Module):
 
   def __call__(self, state, xs):
     """state `[layers, 2, B, H]`, xs `[B, T, I]` -> (state, `[B, T, H]`)."""
-    return stack(self._params(), state, xs)
+    return stack(self._params(), state, xs, self.impl)
 
   def step(self, state, x):
     """state `[layers, 2, B, H]`, x `[B, I]` -> (state, `[B, H]`)."""

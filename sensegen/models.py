@@ -24,10 +24,12 @@ class Generator(nn.Module):
   output_sigmoid: bool = False
   num_labels: int = 0
   label_embedding: int = 16
+  lstm_impl: str = "scan"  # `lstm.IMPLS`: "scan", "fused" (same numbers, faster) or "bf16".
 
   def setup(self):
     extra = self.label_embedding if self.num_labels else 0
-    self.lstm = lstm.LSTMStack(self.channels + extra, self.lstm_layers, self.lstm_units)
+    self.lstm = lstm.LSTMStack(self.channels + extra, self.lstm_layers, self.lstm_units,
+                               self.lstm_impl)
     self.hidden = nn.Dense(self.dense_units)
     self.head = nn.Dense(mdn.num_outputs(self.mixtures, self.channels))
     if self.num_labels:

@@ -130,6 +130,8 @@ def test_fresh_draw_does_not_leak():
 
 
 # ------------------------------------------------------ post-hoc LSTM scores
+# 200 windows of [32, 2] per set here and in the `evaluate` test, so that the
+# compiled train steps are shared (compiling dominates these tests' time).
 
 
 def test_discriminative_score_separates_sines_from_noise():
@@ -143,12 +145,12 @@ def test_discriminative_score_small_for_same_distribution():
 
 
 def test_predictive_score_tstr_close_to_trtr_for_real_like_data():
-  train, test = _sines(0, 128), _sines(1, 64)
+  train, test = _sines(0, 200), _sines(1, 200)
   same = ev.predictive_score(train, test, train, steps=100)
   assert same["tstr_mae"] == pytest.approx(same["trtr_mae"], rel=1e-4)
-  fresh = ev.predictive_score(train, test, _sines(2, 128), steps=100)
+  fresh = ev.predictive_score(train, test, _sines(2, 200), steps=100)
   assert fresh["tstr_mae"] == pytest.approx(fresh["trtr_mae"], rel=0.25)
-  noise = ev.predictive_score(train, test, _noise(3, 128), steps=100)
+  noise = ev.predictive_score(train, test, _noise(3, 200), steps=100)
   assert noise["tstr_mae"] > 1.5 * noise["trtr_mae"]
 
 
@@ -194,14 +196,14 @@ def test_plot_trace_grid_writes_png(tmp_path):
 
 
 def test_evaluate_report_has_stable_keys_and_subsamples():
-  report = ev.evaluate(_sines(0, 40), _sines(1, 30), _noise(2, 50),
+  report = ev.evaluate(_sines(0, 300), _sines(1, 200), _noise(2, 250),
                        sample_rate_hz=50.0, channels=("x", "y"),
-                       max_windows=25, quick=True)
+                       max_windows=200, quick=True)
   assert set(report) == _KEYS
   assert set(report["discriminative_score"]) == {"mean", "std"}
   assert set(report["predictive_score"]) == {"tstr_mae", "trtr_mae"}
   assert set(report["dcr"]) == {"synthetic_median", "holdout_median", "ratio"}
-  assert report["counts"] == {"train": 25, "test": 25, "synthetic": 25}
+  assert report["counts"] == {"train": 200, "test": 200, "synthetic": 200}
   assert report["window"] == 32 and report["channels"] == ["x", "y"]
   for key in ("marginal_wasserstein", "acf_distance", "psd_distance"):
     assert len(report[key]) == 2

@@ -1,0 +1,54 @@
+"""Shared flags and timing of the benchmark scripts (not a test: prints, asserts nothing)."""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+# Run from a fresh clone without installing the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # pylint: disable=g-import-not-at-top
+
+from sensegen import models  # pylint: disable=g-import-not-at-top
+
+
+def model_parser(description: str) -> argparse.ArgumentParser:
+  """A parser with the generator's size flags; defaults are the paper's model."""
+  p = argparse.ArgumentParser(description=description)
+  p.add_argument("--layers", type=int, default=3)
+  p.add_argument("--units", type=int, default=256)
+  p.add_argument("--dense", type=int, default=128)
+  p.add_argument("--mixtures", type=int, default=24)
+  p.add_argument("--channels", type=int, default=1)
+  return p
+
+
+def generator(args) -> models.Generator:
+  return models.Generator(channels=args.channels, lstm_layers=args.layers,
+                          lstm_units=args.units, dense_units=args.dense,
+                          mixtures=args.mixtures, lstm_impl=getattr(args, "impl", "scan"))
+
+
+def model_config(args) -> dict:
+  return {k: getattr(args, k) for k in ("layers", "units", "dense", "mixtures", "channels")}
+
+
+def time_calls(fn, iters: int) -> list:
+  """Wall seconds of `iters` calls of `fn()`, each waited for."""
+  times = []
+  for _ in range(iters):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def report(result: dict, times: list) -> None:
+  """Adds the timing summary and the platform, and prints one JSON line."""
+  result.update(median_s=statistics.median(times), min_s=min(times), iters=len(times),
+                jax=jax.__version__, backend=jax.default_backend(),
+                devices=jax.device_count(), ld_preload=os.environ.get("LD_PRELOAD", ""))
+  print(json.dumps(result), flush=True)

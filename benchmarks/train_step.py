@@ -1,0 +1,70 @@
+"""Speed of one generator train step (forward + NLL + backward + clip + RMSProp).
+
+  python benchmarks/train_step.py --batch 128 --steps 100 --iters 10 [--impl scan|fused|bf16]
+
+Prints one JSON line: `timesteps_per_s` (B*T per second), `achieved_gflops` (the
+FLOP count of `../shared/bench/torch_ref.py`'s `train_flops`, for the configured size),
+`compile_s`, `median_s`, `min_s` and the configuration.
+"""
+
+import time
+
+import _common
+import jax
+import numpy as np
+
+from sensegen import lstm
+from sensegen import train
+
+
+def train_flops(layers, units, dense, mixtures, channels, batch, steps) -> float:
+  """3x the forward matmul FLOPs (forward + two backward matmuls), as torch_ref.py counts."""
+  lstm = 2 * 4 * units * (channels + units) + (layers - 1) * 2 * 4 * units * (2 * units)
+  heads = 2 * units * dense + 2 * dense * mixtures * (1 + 2 * channels)
+  return 3.0 * (lstm + heads) * batch * steps
+
+
+def main():
+  p = _common.model_parser(__doc__)
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--steps", type=int, default=100, help="BPTT window T")
+  p.add_argument("--iters", type=int, default=5)
+  p.add_argument("--impl", default="scan", choices=sorted(lstm.IMPLS),
+                 help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16")
+  args = p.parse_args()
+
+  gen = _common.generator(args)
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(args.batch, args.steps + 1, args.channels)).astype(np.float32)
+  batch = jax.device_put({"inputs": x[:, :-1], "targets": x[:, 1:],
+                          "reset": np.zeros(args.batch, bool)})
+  tx = train.make_optimizer(1e-3, 0.9, 1.0)
+  ts = train.create_train_state(jax.random.key(0), gen, (gen.zero_state(1), x[:1, :2]), tx)
+  rnn = gen.zero_state(args.batch)
+
+  start = time.perf_counter()
+  step = train.make_generator_step(gen).lower(ts, rnn, batch).compile()
+  compile_s = time.perf_counter() - start
+  carry = {"ts": ts, "rnn": rnn}
+
+  def one_step():
+    # The step donates its state: carry the outputs into the next call.
+    carry["ts"], carry["rnn"], carry["metrics"] = step(carry["ts"], carry["rnn"], batch)
+    return carry["metrics"]
+
+  one_step()  # first run: allocations
+  times = _common.time_calls(one_step, args.iters)
+  median = np.median(times)
+  flops = train_flops(args.layers, args.units, args.dense, args.mixtures, args.channels,
+                      args.batch, args.steps)
+  _common.report({
+      "bench": "train_step", "batch": args.batch, "T": args.steps,
+      "impl": args.impl, **_common.model_config(args),
+      "timesteps_per_s": args.batch * args.steps / median,
+      "achieved_gflops": flops / median / 1e9, "gflop_per_step": flops / 1e9,
+      "compile_s": compile_s, "loss": float(carry["metrics"]["train_nll"]),
+  }, times)
+
+
+if __name__ == "__main__":
+  main()
