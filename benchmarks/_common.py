@@ -36,19 +36,25 @@ def model_config(args) -> dict:
   return {k: getattr(args, k) for k in ("layers", "units", "dense", "mixtures", "channels")}
 
 
-def time_calls(fn, iters: int) -> list:
-  """Wall seconds of `iters` calls of `fn()`, each waited for."""
-  times = []
+def time_calls(fn, iters: int) -> tuple:
+  """Wall and process-CPU seconds of `iters` calls of `fn()`, each waited for.
+
+  CPU seconds count every thread of this process: on a shared machine, wall time well
+  above CPU time / cores means other jobs took the cores.
+  """
+  wall, cpu = [], []
   for _ in range(iters):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return times
+    wall.append(time.perf_counter() - start)
+    cpu.append(time.process_time() - start_cpu)
+  return wall, cpu
 
 
-def report(result: dict, times: list) -> None:
-  """Adds the timing summary and the platform, and prints one JSON line."""
-  result.update(median_s=statistics.median(times), min_s=min(times), iters=len(times),
-                jax=jax.__version__, backend=jax.default_backend(),
-                devices=jax.device_count(), ld_preload=os.environ.get("LD_PRELOAD", ""))
+def report(result: dict, wall: list, cpu: list) -> None:
+  """Adds the timing summary (from `time_calls`) and the platform; prints one JSON line."""
+  result.update(median_s=statistics.median(wall), min_s=min(wall), iters=len(wall),
+                median_cpu_s=statistics.median(cpu), jax=jax.__version__,
+                backend=jax.default_backend(), devices=jax.device_count(),
+                ld_preload=os.environ.get("LD_PRELOAD", ""))
   print(json.dumps(result), flush=True)

@@ -71,13 +71,16 @@ class Config:
   d_dense_units: int = _f(16, "Discriminator sigmoid dense units (paper: 16).", run=True)
   d_learning_rate: float = _f(1e-3, "Discriminator RMSProp learning rate.", run=True)
   # Sampling.
-  num_samples: int = _f(8, "Series to generate (--mode=sample, evaluation).")
+  num_samples: int = _f(256, "Series to generate (--mode=sample); windows per set "
+                        "(--mode=evaluate).")
   sample_length: int = _f(400, "Steps per generated series.")
   temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
   output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
   baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")
+  posthoc_steps: int = _f(300, "Training steps of the evaluation's post-hoc classifier and "
+                          "forecasters.")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -96,7 +99,7 @@ def run_fields() -> tuple:
 _POSITIVE = ("lstm_layers", "lstm_units", "dense_units", "mixtures", "batch_size", "bptt_steps",
              "log_every", "eval_every", "eval_windows", "checkpoint_every", "keep_checkpoints",
              "max_bad_steps", "rounds", "window", "d_batch", "d_minibatch", "d_lstm_units",
-             "d_dense_units", "num_samples", "sample_length", "learning_rate",
+             "d_dense_units", "num_samples", "posthoc_steps", "sample_length", "learning_rate",
              "d_learning_rate", "clip_norm", "temperature")
 _NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs")
 

@@ -711,7 +711,7 @@ def plot_trace_grid(real: np.ndarray, synth: np.ndarray, path: str,
 
 def evaluate(real_train, real_test, synthetic, *, sample_rate_hz: float,
              channels, seed: int = 0, max_windows: int = 1000,
-             quick: bool = False) -> dict:
+             quick: bool = False, steps: int = 300) -> dict:
   """All metrics of `synthetic` against the real data (see module docstring).
 
   Each set is first subsampled (seeded, without replacement) to at most
@@ -727,6 +727,7 @@ def evaluate(real_train, real_test, synthetic, *, sample_rate_hz: float,
     seed: seed of subsampling, classifiers and forecasters.
     max_windows: windows per set at most.
     quick: fast, rough settings (for smoke tests).
+    steps: training steps of the post-hoc classifier and forecasters.
 
   Returns:
     The report dict.
@@ -749,7 +750,7 @@ def evaluate(real_train, real_test, synthetic, *, sample_rate_hz: float,
   if not sample_rate_hz > 0:
     raise DataError(f"sample_rate_hz: {sample_rate_hz}, must be positive")
 
-  steps = 60 if quick else 300
+  steps = min(steps, 60) if quick else steps
   max_windows = min(max_windows, 256) if quick else max_windows
   rng = np.random.default_rng(seed)
   train, test, synth = (_subsample(x, max_windows, rng)

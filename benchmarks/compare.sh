@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Side-by-side speed of the project (JAX) and the PyTorch reference, in one run.
+#
+#   benchmarks/compare.sh > results.jsonl      # JSON lines on stdout, progress on stderr
+#
+# Environment:
+#   IMPLS       LSTM implementations to time (default "scan fused bf16")
+#   TORCH_VENV  venv holding torch (default /tmp/torch-venv; created when missing)
+#   LD_PRELOAD  applies to both frameworks, e.g. tcmalloc (see benchmarks/README.md)
+# Takes ~5 minutes on an idle 2-core CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMPLS="${IMPLS:-scan fused bf16}"
+TORCH_VENV="${TORCH_VENV:-/tmp/torch-venv}"
+TORCH_REF="../shared/bench/torch_ref.py"
+PY="${PYTHON:-python3}"
+
+log() { echo "compare.sh: $*" >&2; }
+
+torch_py=""
+if [[ ! -f "$TORCH_REF" ]]; then
+  log "no $TORCH_REF: skipping PyTorch"
+else
+  if [[ ! -x "$TORCH_VENV/bin/python" ]] || ! "$TORCH_VENV/bin/python" -c "import torch" 2>/dev/null; then
+    log "creating $TORCH_VENV with torch==2.13.0"
+    python3 -m venv "$TORCH_VENV" >&2 && "$TORCH_VENV/bin/pip" install -q torch==2.13.0 >&2 \
+      || log "could not install torch"
+  fi
+  if "$TORCH_VENV/bin/python" -c "import torch" 2>/dev/null; then
+    torch_py="$TORCH_VENV/bin/python"
+  else
+    log "torch unavailable: skipping PyTorch"
+  fi
+fi
+
+torch_ref() { [[ -z "$torch_py" ]] || "$torch_py" "$TORCH_REF" "$@"; }
+
+log "matmul peak"
+"$PY" benchmarks/matmul_peak.py --n 2048 --iters 20
+torch_ref --mode matmul --n 2048 --iters 20
+
+# batch, T, timed iterations (fewer for the large window: one step takes seconds).
+for config in "32 100 10" "128 100 5" "256 400 2"; do
+  read -r batch steps iters <<<"$config"
+  log "train step B=$batch T=$steps"
+  for impl in $IMPLS; do
+    "$PY" benchmarks/train_step.py --batch "$batch" --steps "$steps" --iters "$iters" --impl "$impl"
+  done
+  torch_ref --mode train --batch "$batch" --steps "$steps" --iters "$iters"
+done
+
+for config in "1 400 5" "256 400 3"; do
+  read -r num length iters <<<"$config"
+  log "sampling N=$num L=$length"
+  "$PY" benchmarks/sample.py --num "$num" --length "$length" --iters "$iters"
+  torch_ref --mode sample --n "$num" --steps "$length" --iters "$iters"
+done
