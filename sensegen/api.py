@@ -6,6 +6,7 @@ import os
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from sensegen import experiment
 from sensegen import fileio
@@ -26,6 +27,7 @@ class TrainedGenerator:
     config: the run's `Config`.
     normaliser: maps the model's normalised space to physical units.
     channels, units, sample_rate_hz, label_names: what the series mean.
+    num_labels: label ids the model is conditioned on (0: unconditioned).
   """
   model: object
   params: dict
@@ -35,6 +37,7 @@ class TrainedGenerator:
   units: tuple
   sample_rate_hz: float
   label_names: tuple
+  num_labels: int = 0
 
   @functools.cached_property
   def sample_fn(self):
@@ -53,8 +56,50 @@ class TrainedGenerator:
 
   def sample(self, key, num_samples: int, length: int, temperature: float = 1.0,
              labels=None) -> jax.Array:
-    """`[num_samples, length, D]` series in physical units; the same key gives the same series."""
+    """`[num_samples, length, D]` series in physical units; the same key gives the same series.
+
+    `labels` (conditioned models): per-step label ids `[length]` or `[num_samples, length]`,
+    e.g. from `label_ids`.
+    """
+    if self.num_labels and labels is None:
+      raise ConfigError("this generator is conditioned on labels: pass labels=")
+    if labels is not None:
+      if not self.num_labels:
+        raise ConfigError("this generator is not conditioned on labels")
+      labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (num_samples, length))
     return self.sample_fn(self.params, key, num_samples, length, temperature, labels)
+
+  def label_ids(self, label: str = "", schedule: str = "", length: int = 0):
+    """Per-step label ids `[L]`: one `label` (name or id) for `length` steps, or a
+    `schedule` "NAME:STEPS,NAME:STEPS,..." whose total is L."""
+    return label_sequence(label, schedule, length, self.label_names, self.num_labels)
+
+
+def _label_id(token: str, names: tuple, num_labels: int) -> int:
+  token = token.strip()
+  if token.isdigit() and 0 < int(token) < num_labels:
+    return int(token)
+  if token in names[1:]:
+    return names.index(token)
+  known = ", ".join(names[1:]) if names else f"ids 1..{num_labels - 1}"
+  raise ConfigError(f"unknown label {token!r}: expected one of {known}")
+
+
+def label_sequence(label: str, schedule: str, length: int, names: tuple,
+                   num_labels: int) -> np.ndarray:
+  """Per-step label ids `[L]` from one label (repeated `length` times) or a schedule
+  "NAME:STEPS,...". Raises ConfigError naming a bad entry."""
+  if not num_labels:
+    raise ConfigError("--label/--label_schedule need a run trained with --condition_on")
+  if not schedule:
+    return np.full(length, _label_id(label, names, num_labels), np.int32)
+  parts = []
+  for entry in schedule.split(","):
+    name, _, steps = entry.rpartition(":")
+    if not name or not steps.isdigit() or int(steps) == 0:
+      raise ConfigError(f"--label_schedule entry {entry!r}: expected NAME:STEPS with STEPS > 0")
+    parts.append(np.full(int(steps), _label_id(name, names, num_labels), np.int32))
+  return np.concatenate(parts)
 
 
 def read_config(workdir: str) -> Config:
@@ -71,7 +116,8 @@ def load(workdir: str) -> TrainedGenerator:
   cfg = read_config(workdir)
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
-  fresh = experiment.init_state(cfg, len(channels))
+  num_labels = record.get("num_labels", 0)
+  fresh = experiment.init_state(cfg, len(channels), num_labels)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
   found = ckpt.restore_latest(fresh)
   ckpt.close()
@@ -79,7 +125,8 @@ def load(workdir: str) -> TrainedGenerator:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
   _, state, _ = found
   return TrainedGenerator(
-      model=experiment.generator(cfg, len(channels)), params=state["g"].params, config=cfg,
+      model=experiment.generator(cfg, len(channels), num_labels), params=state["g"].params,
+      config=cfg,
       normaliser=Normaliser.from_dict(record["normaliser"]), channels=channels,
       units=tuple(record["units"]), sample_rate_hz=record["sample_rate_hz"],
-      label_names=tuple(record["label_names"]))
+      label_names=tuple(record["label_names"]), num_labels=num_labels)

@@ -18,6 +18,9 @@ def _f(default, help_text: str, **extra):
 
 MODES = ("train", "sample", "evaluate")
 SCHEDULES = ("nll", "alternating")
+COVARIANCES = ("diagonal", "full")
+LSTM_IMPLS = ("scan", "fused", "bf16")
+CONDITIONS = ("", "activity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +41,12 @@ class Config:
   lstm_units: int = _f(64, "Units per generator LSTM layer (paper: 256).", run=True)
   dense_units: int = _f(64, "Units of the sigmoid dense layer (paper: 128).", run=True)
   mixtures: int = _f(24, "Gaussian mixture components of the MDN.", run=True)
+  covariance: str = _f("diagonal", "MDN components: diagonal | full (correlated channels via "
+                       "a Cholesky factor).", run=True)
+  lstm_impl: str = _f("scan", "LSTM implementation: scan (autodiff) | fused (custom VJP, same "
+                      "numbers, faster) | bf16 (bf16 matmul inputs).", run=True)
+  condition_on: str = _f("", "'activity': condition the generator on the per-step activity label "
+                         "(trains on the labelled stretches of the sessions).", run=True)
   output_sigmoid: bool = _f(False, "Paper's sigmoid on the MDN layer (cannot fit normalised "
                             "data; off by default).", run=True)
   # NLL training.
@@ -75,6 +84,9 @@ class Config:
                         "(--mode=evaluate).")
   sample_length: int = _f(400, "Steps per generated series.")
   temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
+  label: str = _f("", "Activity (name or id) of every step of the samples (conditioned runs).")
+  label_schedule: str = _f("", "Per-step activities, e.g. WALKING:500,STAND_TO_SIT:150,SITTING:500; "
+                           "its total is the sample length.")
   output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
@@ -110,6 +122,13 @@ def validate(cfg: Config) -> Config:
     raise ConfigError(f"--mode={cfg.mode}: expected one of {', '.join(MODES)}")
   if cfg.schedule not in SCHEDULES:
     raise ConfigError(f"--schedule={cfg.schedule}: expected one of {', '.join(SCHEDULES)}")
+  for name, allowed in (("covariance", COVARIANCES), ("lstm_impl", LSTM_IMPLS),
+                        ("condition_on", CONDITIONS)):
+    if getattr(cfg, name) not in allowed:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: expected one of "
+                        f"{', '.join(a or repr(a) for a in allowed)}")
+  if cfg.label and cfg.label_schedule:
+    raise ConfigError("--label and --label_schedule exclude each other")
   for name in _POSITIVE:
     if not getattr(cfg, name) > 0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be positive")

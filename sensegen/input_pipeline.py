@@ -24,10 +24,15 @@ class RunData:
   train: data_lib.SensorDataset
   test: data_lib.SensorDataset
   normaliser: Normaliser
+  num_labels: int = 0
 
   @property
   def channels(self) -> tuple:
     return self.train.channels
+
+  @property
+  def conditioned(self) -> bool:
+    return self.num_labels > 0
 
 
 def _tail_split(ds, fraction: float):
@@ -53,6 +58,26 @@ def load_raw(cfg: Config):
   return train, test
 
 
+def labelled_stretches(ds, min_length: int):
+  """Every maximal run of labelled steps (label > 0) of at least `min_length` steps, as its
+  own series; runs of consecutive activities (transitions included) stay together."""
+  series, labels, subjects = [], [], []
+  for x, lab, subject in zip(ds.series, ds.labels, ds.subjects):
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (lab > 0).astype(np.int8), [0]])))
+    for start, stop in zip(edges[::2], edges[1::2]):
+      if stop - start >= min_length:
+        series.append(x[start:stop])
+        labels.append(lab[start:stop])
+        subjects.append(subject)
+  return dataclasses.replace(ds, series=series, labels=labels, subjects=subjects)
+
+
+def _num_labels(train, test) -> int:
+  if train.label_names:
+    return len(train.label_names)
+  return int(max(l.max() for l in train.labels + test.labels)) + 1
+
+
 def _normalised(ds, normaliser: Normaliser):
   return dataclasses.replace(ds, series=[normaliser.normalise(s) for s in ds.series])
 
@@ -60,6 +85,13 @@ def _normalised(ds, normaliser: Normaliser):
 def load(cfg: Config, min_length: int) -> RunData:
   """Loads, checks and normalises the run's data; every series must have `min_length` steps."""
   train, test = load_raw(cfg)
+  num_labels = 0
+  if cfg.condition_on:
+    for name, ds in (("train data", train), ("held-out data", test)):
+      if ds.labels is None:
+        raise DataError(f"--condition_on={cfg.condition_on}: {name} ({cfg.data}) has no labels")
+    train, test = (labelled_stretches(ds, min_length) for ds in (train, test))
+    num_labels = _num_labels(train, test)
   for name, ds in (("train data", train), ("held-out data", test)):
     if not ds.series:
       raise DataError(f"{name} ({cfg.data}) has no series")
@@ -68,7 +100,8 @@ def load(cfg: Config, min_length: int) -> RunData:
       raise DataError(f"{name} ({cfg.data}): longest series has {longest} steps, "
                       f"shorter than the {min_length} steps a window/chunk needs")
   normaliser = Normaliser.fit(train.series)
-  return RunData(_normalised(train, normaliser), _normalised(test, normaliser), normaliser)
+  return RunData(_normalised(train, normaliser), _normalised(test, normaliser), normaliser,
+                 num_labels)
 
 
 def dataset_record(run_data: RunData) -> dict:
@@ -76,10 +109,15 @@ def dataset_record(run_data: RunData) -> dict:
   ds = run_data.train
   return {"channels": list(ds.channels), "units": list(ds.units),
           "sample_rate_hz": float(ds.sample_rate_hz), "label_names": list(ds.label_names),
+          "num_labels": run_data.num_labels,
           "normaliser": run_data.normaliser.to_dict()}
 
 
-def eval_windows(run_data: RunData, length: int, count: int, seed: int) -> np.ndarray:
-  """A fixed set of held-out windows `[count, length, D]` for NLL evaluation."""
-  return random_windows(run_data.test.series, count, length,
-                        np.random.default_rng([seed, 0xe7a1]), name="held-out data")
+def eval_windows(run_data: RunData, length: int, count: int, seed: int):
+  """A fixed set of held-out windows `[count, length, D]` for NLL evaluation, and their
+  labels `[count, length]` (None for an unconditioned run)."""
+  rng = np.random.default_rng([seed, 0xe7a1])
+  if not run_data.conditioned:
+    return random_windows(run_data.test.series, count, length, rng, name="held-out data"), None
+  return random_windows(run_data.test.series, count, length, rng,
+                        labels=run_data.test.labels, name="held-out data")

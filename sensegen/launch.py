@@ -15,7 +15,7 @@ from absl import flags
 from absl import logging
 
 from sensegen import config as config_lib
-from sensegen.errors import SenseGenError
+from sensegen.errors import ConfigError, SenseGenError
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string}
@@ -51,9 +51,7 @@ def _train(cfg) -> int:
   if os.path.exists(config_path):
     config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
   run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
-  fileio.write_json(config_path, dataclasses.asdict(cfg))
-  fileio.write_json(os.path.join(cfg.workdir, "dataset.json"),
-                    input_pipeline.dataset_record(run_data))
+  schedules.write_run_files(cfg, run_data)
   trainer = schedules.Trainer(cfg, run_data)
 
   def on_signal(signum, frame):
@@ -73,14 +71,21 @@ def _train(cfg) -> int:
 
 def _sample(cfg) -> int:
   import jax
+  import numpy as np
   from sensegen import api, export
 
   output = cfg.output or os.path.join(cfg.workdir, "samples.npz")
   export.check_path(output)
   gen = api.load(cfg.workdir)
-  x = gen.sample(jax.random.key(cfg.seed), cfg.num_samples, cfg.sample_length, cfg.temperature)
-  export.write_samples(output, x, gen.channels, gen.units)
-  logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, cfg.sample_length, output)
+  length, labels, extra = cfg.sample_length, None, {}
+  if cfg.label or cfg.label_schedule or gen.num_labels:
+    if not (cfg.label or cfg.label_schedule):
+      raise ConfigError("this run is conditioned: pass --label or --label_schedule")
+    labels = gen.label_ids(cfg.label, cfg.label_schedule, cfg.sample_length)
+    length, extra = len(labels), {"labels": np.broadcast_to(labels, (cfg.num_samples, len(labels)))}
+  x = gen.sample(jax.random.key(cfg.seed), cfg.num_samples, length, cfg.temperature, labels)
+  export.write_samples(output, x, gen.channels, gen.units, extra)
+  logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, length, output)
   return 0
 
 

@@ -64,3 +64,63 @@ def sample(key, logits, mu, log_sigma, temperature=1.0):
 def mean(logits, mu):
   """Mixture mean sum_k pi_k mu_k, `[..., D]`."""
   return jnp.einsum("...k,...kd->...d", jax.nn.softmax(logits, axis=-1), mu)
+
+
+# Correlated components: each Gaussian has a full covariance Sigma_k = L_k L_k^T with a
+# lower-triangular Cholesky factor L_k whose diagonal is exp(log_sigma) and whose
+# strictly-lower entries `offdiag` `[..., K, D(D-1)/2]` are free (row-major order).
+
+
+def num_outputs_full(mixtures: int, channels: int) -> int:
+  """Dense outputs of a full-covariance mixture: logits, mu, log_sigma and offdiag."""
+  return mixtures * (1 + 2 * channels + channels * (channels - 1) // 2)
+
+
+def split_outputs_full(outputs, mixtures: int, channels: int):
+  """Splits `[..., num_outputs_full]` into (logits, mu, log_sigma, offdiag)."""
+  diag_part = num_outputs(mixtures, channels)
+  logits, mu, log_sigma = split_outputs(outputs[..., :diag_part], mixtures, channels)
+  offdiag = outputs[..., diag_part:].reshape(outputs.shape[:-1] + (mixtures, -1))
+  return logits, mu, log_sigma, offdiag
+
+
+def cholesky_factor(log_sigma, offdiag):
+  """The lower-triangular factors `[..., K, D, D]` of the component covariances."""
+  d = log_sigma.shape[-1]
+  rows, cols = jnp.tril_indices(d, -1)
+  lower = jnp.zeros(log_sigma.shape + (d,), log_sigma.dtype).at[..., rows, cols].set(offdiag)
+  return lower + jnp.exp(log_sigma)[..., None] * jnp.eye(d, dtype=log_sigma.dtype)
+
+
+def log_prob_full(logits, mu, log_sigma, offdiag, x):
+  """log sum_k pi_k N(x; mu_k, L_k L_k^T), `[...]`; shapes as `log_prob` plus
+  offdiag `[..., K, D(D-1)/2]`."""
+  chol = cholesky_factor(log_sigma, offdiag)
+  diff = jnp.broadcast_to(x[..., None, :], mu.shape) - mu
+  z = jax.scipy.linalg.solve_triangular(chol, diff[..., None], lower=True)[..., 0]
+  log_normal = (-0.5 * jnp.sum(z * z, -1) - jnp.sum(log_sigma, -1)
+                - 0.5 * mu.shape[-1] * _LOG_2PI)
+  return jax.nn.logsumexp(jax.nn.log_softmax(logits, -1) + log_normal, axis=-1)
+
+
+def sample_full(key, logits, mu, log_sigma, offdiag, temperature=1.0):
+  """Draws `[..., D]` from the full-covariance mixture (temperature as in `sample`)."""
+  k_key, n_key = jax.random.split(key)
+  component = jax.random.categorical(k_key, logits / temperature, axis=-1)
+  chol = cholesky_factor(log_sigma, offdiag)
+  pick_mu = jnp.take_along_axis(mu, component[..., None, None], axis=-2)[..., 0, :]
+  pick_chol = jnp.take_along_axis(chol, component[..., None, None, None], axis=-3)[..., 0, :, :]
+  eps = jax.random.normal(n_key, pick_mu.shape, mu.dtype)
+  return pick_mu + temperature * jnp.einsum("...ij,...j->...i", pick_chol, eps)
+
+
+def mixture_log_prob(mixture: tuple, x):
+  """`log_prob` or `log_prob_full`, by the mixture's form (3 or 4 arrays)."""
+  return log_prob_full(*mixture, x) if len(mixture) == 4 else log_prob(*mixture, x)
+
+
+def mixture_sample(key, mixture: tuple, temperature=1.0):
+  """`sample` or `sample_full`, by the mixture's form (3 or 4 arrays)."""
+  if len(mixture) == 4:
+    return sample_full(key, *mixture, temperature=temperature)
+  return sample(key, *mixture, temperature=temperature)

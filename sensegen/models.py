@@ -24,6 +24,7 @@ class Generator(nn.Module):
   output_sigmoid: bool = False
   num_labels: int = 0
   label_embedding: int = 16
+  covariance: str = "diagonal"  # or "full": correlated channels through a Cholesky factor.
   lstm_impl: str = "scan"  # `lstm.IMPLS`: "scan", "fused" (same numbers, faster) or "bf16".
 
   def setup(self):
@@ -31,7 +32,9 @@ class Generator(nn.Module):
     self.lstm = lstm.LSTMStack(self.channels + extra, self.lstm_layers, self.lstm_units,
                                self.lstm_impl)
     self.hidden = nn.Dense(self.dense_units)
-    self.head = nn.Dense(mdn.num_outputs(self.mixtures, self.channels))
+    full = self.covariance == "full"
+    self.head = nn.Dense((mdn.num_outputs_full if full else mdn.num_outputs)(
+        self.mixtures, self.channels))
     if self.num_labels:
       self.embed = nn.Embed(self.num_labels, self.label_embedding)
 
@@ -44,6 +47,8 @@ class Generator(nn.Module):
     out = self.head(jax.nn.sigmoid(self.hidden(h)))
     if self.output_sigmoid:
       out = jax.nn.sigmoid(out)
+    if self.covariance == "full":
+      return mdn.split_outputs_full(out, self.mixtures, self.channels)
     return mdn.split_outputs(out, self.mixtures, self.channels)
 
   def __call__(self, state, x, labels=None):
@@ -55,7 +60,8 @@ class Generator(nn.Module):
       labels: `[B, T]` int labels when conditioned.
 
     Returns:
-      (state, (logits `[B, T, K]`, mu `[B, T, K, D]`, log_sigma `[B, T, K, D]`)).
+      (state, (logits `[B, T, K]`, mu `[B, T, K, D]`, log_sigma `[B, T, K, D]`)), plus
+      offdiag `[B, T, K, D(D-1)/2]` in the mixture when `covariance == "full"`.
     """
     state, h = self.lstm(state, self._inputs(x, labels))
     return state, self._mixture(h)

@@ -40,7 +40,7 @@ def sample(model, params, key, num_samples: int, length: int, temperature=1.0,
     step_key, label = inputs
     state, mix = model.apply(params, state, x, label if model.num_labels else None,
                              method=model.step)
-    x = mdn.sample(step_key, *mix, temperature=temperature)
+    x = mdn.mixture_sample(step_key, mix, temperature=temperature)
     return (state, x), x
 
   keys = jax.random.split(key, length)

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sensegen import experiment
+from sensegen import fileio
 from sensegen import input_pipeline
 from sensegen import plots
 from sensegen import sampling
@@ -28,6 +29,13 @@ from sensegen.metrics import MetricsLog, read_rows
 
 class TrainingStopped(SenseGenError):
   """Training stopped early (non-finite steps); the last good checkpoint is kept."""
+
+
+def write_run_files(cfg: Config, run_data: input_pipeline.RunData) -> None:
+  """`config.json` and `dataset.json`: what `sensegen.load` needs besides checkpoints."""
+  fileio.write_json(os.path.join(cfg.workdir, "config.json"), dataclasses.asdict(cfg))
+  fileio.write_json(os.path.join(cfg.workdir, "dataset.json"),
+                    input_pipeline.dataset_record(run_data))
 
 
 class StopFlag:
@@ -50,7 +58,7 @@ class Trainer:
 
   def __post_init__(self):
     cfg = self.cfg
-    self.gen = experiment.generator(cfg, len(self.run_data.channels))
+    self.gen = experiment.generator(cfg, len(self.run_data.channels), self.run_data.num_labels)
     self.disc = experiment.discriminator(cfg)
     self.g_step = train.make_generator_step(self.gen)
     self.d_step = train.make_discriminator_step(self.disc)
@@ -58,7 +66,7 @@ class Trainer:
     self.nll = train.make_nll_eval(self.gen)
     self.ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
     self.log = MetricsLog(os.path.join(cfg.workdir, "metrics.jsonl"))
-    self.eval_set = input_pipeline.eval_windows(
+    self.eval_set, self.eval_labels = input_pipeline.eval_windows(
         self.run_data, cfg.window, cfg.eval_windows, cfg.seed)
     self.baseline_nll = train.gaussian_nll(self.run_data.train.series, self.eval_set)
     self.key = jax.random.key(cfg.seed)
@@ -67,7 +75,8 @@ class Trainer:
 
   def restore_or_init(self):
     """(state, meta) from the latest good checkpoint, or fresh ones."""
-    fresh = experiment.init_state(self.cfg, len(self.run_data.channels))
+    fresh = experiment.init_state(self.cfg, len(self.run_data.channels),
+                                  self.run_data.num_labels)
     restored = self.ckpt.restore_latest(fresh)
     if restored is not None:
       _, state, meta = restored
@@ -91,6 +100,7 @@ class Trainer:
     Returns False if a stop was requested (a checkpoint of the current step is saved).
     """
     cfg, series = self.cfg, self.run_data.train.series
+    labels = self.run_data.train.labels if self.run_data.conditioned else None
     streams = windows.Streams.from_dict(meta["streams"])
     nll_sum, bad, worst, since, tick = 0.0, jnp.int32(0), jnp.int32(0), 0, time.time()
     while meta["step"] < until:
@@ -98,7 +108,7 @@ class Trainer:
         self.save(state, meta)
         return False
       batch, streams = windows.next_chunk(series, streams, cfg.bptt_steps, meta["step"],
-                                          cfg.seed)
+                                          cfg.seed, labels)
       state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
       nll_sum = nll_sum + jnp.where(m["finite"], m["train_nll"], 0.0)
       bad = jnp.where(m["finite"], 0, bad + 1)
@@ -130,7 +140,7 @@ class Trainer:
           f"{self.cfg.workdir}/checkpoints holds the last good parameters")
 
   def evaluate_nll(self, state) -> dict:
-    return {"eval_nll": self.nll(state["g"].params, self.eval_set),
+    return {"eval_nll": self.nll(state["g"].params, self.eval_set, self.eval_labels),
             "baseline_eval_nll": self.baseline_nll}
 
   def _progress(self, step: int, total: int, row: dict, sec_per_step: float) -> None:
@@ -140,9 +150,17 @@ class Trainer:
 
   # --- discriminator -------------------------------------------------------
 
-  def sample_windows(self, params, key, count: int) -> np.ndarray:
+  def sample_windows(self, params, key, count: int, labels=None) -> np.ndarray:
+    """`count` generated windows; `labels` `[count, window]` for a conditioned model."""
     return np.asarray(sampling.sample_jit(self.gen, params, key, count, self.cfg.window,
-                                          self.cfg.temperature))
+                                          self.cfg.temperature, labels=labels))
+
+  def real_windows(self, split, rng):
+    """`d_batch` real windows of `split`, and their labels (None when unconditioned)."""
+    conditioned = self.run_data.conditioned
+    drawn = windows.random_windows(split.series, self.cfg.d_batch, self.cfg.window, rng,
+                                   labels=split.labels if conditioned else None)
+    return drawn if conditioned else (drawn, None)
 
   def train_discriminator(self, d_state, real, fake, rng):
     """`d_epochs` passes over real (label 1) and generated (label 0) windows.
@@ -164,15 +182,15 @@ class Trainer:
     cfg, r = self.cfg, meta["round"]
     round_key = jax.random.fold_in(self.key, r)
     rng = np.random.default_rng([cfg.seed, r, _D_TRAIN])
-    real = windows.random_windows(self.run_data.train.series, cfg.d_batch, cfg.window, rng)
+    # Generated windows follow the real windows' label sequences when conditioned.
+    real, labels = self.real_windows(self.run_data.train, rng)
     fake = self.sample_windows(state["g"].params, jax.random.fold_in(round_key, _D_TRAIN),
-                               cfg.d_batch)
+                               cfg.d_batch, labels)
     state["d"], train_acc = self.train_discriminator(state["d"], real, fake, rng)
     held_rng = np.random.default_rng([cfg.seed, r, _D_HELDOUT])
-    real = windows.random_windows(self.run_data.test.series, cfg.d_batch, cfg.window,
-                                  held_rng, name="held-out data")
+    real, labels = self.real_windows(self.run_data.test, held_rng)
     fake = self.sample_windows(state["g"].params, jax.random.fold_in(round_key, _D_HELDOUT),
-                               cfg.d_batch)
+                               cfg.d_batch, labels)
     y = np.concatenate([np.ones(len(real)), np.zeros(len(fake))]).astype(np.float32)
     held_acc = float(self.d_accuracy(state["d"].params, np.concatenate([real, fake]), y))
     return {"round": r + 1, "d_train_accuracy": train_acc, "d_heldout_accuracy": held_acc}
@@ -221,7 +239,8 @@ class Trainer:
     if cfg.schedule == "alternating":
       plots.discriminator_accuracy(rows, os.path.join(cfg.workdir, "discriminator.png"))
     key = jax.random.fold_in(self.key, _PLOT)
-    fake = rd.normaliser.denormalise(self.sample_windows(state["g"].params, key, 4))
+    labels = None if self.eval_labels is None else self.eval_labels[:4]
+    fake = rd.normaliser.denormalise(self.sample_windows(state["g"].params, key, 4, labels))
     real = rd.normaliser.denormalise(self.eval_set[:4])
     plots.traces(real, fake, os.path.join(cfg.workdir, "traces.png"), rd.channels,
                  rd.train.sample_rate_hz, rd.train.units)

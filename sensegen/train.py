@@ -35,7 +35,7 @@ def sequence_nll(model, params, state, inputs, targets, labels=None):
   Returns (nll, new recurrent state).
   """
   state, mix = model.apply(params, state, inputs, labels)
-  return -jnp.mean(mdn.log_prob(*mix, targets)), state
+  return -jnp.mean(mdn.mixture_log_prob(mix, targets)), state
 
 
 def _all_finite(tree) -> jax.Array:

@@ -117,3 +117,21 @@ def test_evaluate_rejects_synthetic_file_with_other_channels(trained, tmp_path):
   assert result.returncode == 2
   assert "bad.npz" in result.stderr and "channels" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path):
+  flags = (f"--workdir={tmp_path}", "--channels=body_acc_x,body_acc_y,body_acc_z",
+           "--condition_on=activity", "--covariance=full", "--train_steps=10")
+  result = launch(*flags)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads((tmp_path / "dataset.json").read_text())["num_labels"] == 13
+  out = tmp_path / "walk_sit.npz"
+  result = launch(*flags, "--mode=sample", "--num_samples=2",
+                  "--label_schedule=WALKING:30,STAND_TO_SIT:10,SITTING:20", f"--output={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  with np.load(out, allow_pickle=False) as f:
+    assert f["x"].shape == (2, 60, 3)
+    assert list(f["channels"]) == ["body_acc_x", "body_acc_y", "body_acc_z"]
+    np.testing.assert_array_equal(f["labels"][0, [0, 29, 30, 39, 40, 59]], [1, 1, 7, 7, 4, 4])
+  result = launch(*flags, "--mode=sample", "--label=RUNNING", f"--output={out}", timeout=120)
+  assert result.returncode == 2 and "unknown label 'RUNNING'" in result.stderr

@@ -90,3 +90,43 @@ def test_sample_deterministic_per_key_and_batched():
   assert a.shape == (5, 2)
   np.testing.assert_array_equal(a, b)
   assert not np.allclose(a, c)
+
+
+def _random_full(rng, batch, k, d):
+  return (rng.normal(size=(batch, k)), rng.normal(size=(batch, k, d)),
+          rng.normal(scale=0.3, size=(batch, k, d)), rng.normal(scale=0.5, size=(batch, k, d * (d - 1) // 2)))
+
+
+def test_full_covariance_log_prob_matches_scipy_multivariate_normal():
+  rng = np.random.default_rng(1)
+  k, d = 3, 3
+  logits, mu, log_sigma, offdiag = _random_full(rng, 5, k, d)
+  x = rng.normal(size=(5, d))
+  got = mdn.log_prob_full(*(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, offdiag, x)))
+  chol = np.asarray(mdn.cholesky_factor(jnp.asarray(log_sigma), jnp.asarray(offdiag)))
+  for b in range(5):
+    log_pi = logits[b] - special.logsumexp(logits[b])
+    comps = [log_pi[j] + stats.multivariate_normal(mu[b, j], chol[b, j] @ chol[b, j].T).logpdf(x[b])
+             for j in range(k)]
+    np.testing.assert_allclose(got[b], special.logsumexp(comps), rtol=1e-4, atol=1e-4)
+
+
+def test_full_covariance_with_zero_offdiag_equals_diagonal():
+  rng = np.random.default_rng(2)
+  logits, mu, log_sigma, offdiag = _random_full(rng, 4, 2, 3)
+  x = rng.normal(size=(4, 3))
+  np.testing.assert_allclose(mdn.log_prob_full(logits, mu, log_sigma, 0 * offdiag, x),
+                             mdn.log_prob(logits, mu, log_sigma, x), rtol=1e-5)
+
+
+def test_full_covariance_sample_covariance():
+  chol = np.array([[1.0, 0.0], [0.8, 0.6]])
+  logits = jnp.zeros(1)
+  mu = jnp.array([[1.0, -1.0]])
+  log_sigma = jnp.log(jnp.array([[1.0, 0.6]]))
+  offdiag = jnp.array([[0.8]])
+  keys = jax.random.split(jax.random.key(0), 100_000)
+  x = np.asarray(jax.vmap(lambda k: mdn.sample_full(k, logits, mu, log_sigma, offdiag))(keys))
+  np.testing.assert_allclose(x.mean(0), [1.0, -1.0], atol=0.02)
+  np.testing.assert_allclose(np.cov(x.T), chol @ chol.T, atol=0.02)
+  assert mdn.num_outputs_full(24, 3) == 24 * (1 + 6 + 3)

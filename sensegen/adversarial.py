@@ -1,0 +1,224 @@
+"""Closing the adversarial loop through the MDN (the paper's future work).
+
+`sampling.sample` draws a discrete mixture component at every step, so no gradient
+reaches the generator from a discriminator's verdict on its samples. Here each draw
+is reparameterised: the Gaussian noise as mu + sigma * eps, the component choice
+with a Gumbel-softmax (straight-through by default). Generated windows are then
+differentiable functions of the generator's parameters, and the generator can
+minimise NLL + a non-saturating GAN loss against a critic trained alongside it.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from sensegen import lstm
+from sensegen import train
+from sensegen.errors import ConfigError
+
+
+def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True):
+  """A differentiable draw x ~ the mixture, `[..., D]`.
+
+  x = sum_k w_k (mu_k + sigma_k * eps_k) with eps_k ~ N(0, I) and w the Gumbel-softmax
+  of `logits` at `gumbel_temperature`. With `hard`, w is the one-hot of its argmax in
+  the forward pass (so x is an exact mixture sample, as `mdn.sample` at temperature 1)
+  and the soft w's gradient in the backward pass (straight-through).
+
+  Args:
+    key: a `jax.random` key.
+    logits: `[..., K]`.
+    mu: `[..., K, D]`.
+    log_sigma: `[..., K, D]`.
+    gumbel_temperature: > 0; lower is closer to a discrete choice, with noisier gradients.
+    hard: straight-through one-hot choice instead of a soft blend of components.
+
+  Returns:
+    `[..., D]` samples; gradients reach logits, mu and log_sigma.
+  """
+  g_key, n_key = jax.random.split(key)
+  gumbel = jax.random.gumbel(g_key, logits.shape, logits.dtype)
+  w = jax.nn.softmax((logits + gumbel) / gumbel_temperature, axis=-1)
+  if hard:
+    one_hot = jax.nn.one_hot(jnp.argmax(w, axis=-1), w.shape[-1], dtype=w.dtype)
+    w = one_hot + w - jax.lax.stop_gradient(w)
+  eps = jax.random.normal(n_key, mu.shape, mu.dtype)
+  return jnp.einsum("...k,...kd->...d", w, mu + jnp.exp(log_sigma) * eps)
+
+
+def differentiable_sample(model, params, key, num_samples: int, length: int,
+                          gumbel_temperature=0.5, hard=True):
+  """Free-running generation `[num_samples, length, D]` that gradients flow through.
+
+  Same recursion as `sampling.sample` (zero state, zero first input, each draw fed
+  back as the next input) with `relaxed_sample` in place of `mdn.sample`, so the
+  gradient of any function of the output reaches `params` through every step.
+  Unconditioned generators only.
+  """
+  if model.num_labels:
+    raise ConfigError("differentiable_sample does not support label-conditioned generators")
+
+  def step(carry, step_key):
+    state, x = carry
+    state, mix = model.apply(params, state, x, method=model.step)
+    x = relaxed_sample(step_key, *mix, gumbel_temperature=gumbel_temperature, hard=hard)
+    return (state, x), x
+
+  x0 = jnp.zeros((num_samples, model.channels), jnp.float32)
+  keys = jax.random.split(key, length)
+  _, xs = jax.lax.scan(step, (model.zero_state(num_samples), x0), keys)
+  return jnp.swapaxes(xs, 0, 1)
+
+
+def _spectral_normalise(kernel, power_iterations: int):
+  """kernel `[I, O]` / its largest singular value, estimated by power iteration.
+
+  The iteration starts from a fixed vector on every call, so the critic keeps no
+  state besides its params; as in Miyato et al. (2018) no gradient flows through
+  the singular vectors.
+  """
+  u = jnp.ones((kernel.shape[1],), kernel.dtype)
+  for _ in range(power_iterations):
+    v = kernel @ u
+    v = v / (jnp.linalg.norm(v) + 1e-12)
+    u = kernel.T @ v
+    u = u / (jnp.linalg.norm(u) + 1e-12)
+  u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
+  return kernel / (v @ kernel @ u)
+
+
+class _Dense(nn.Module):
+  """`nn.Dense` with an optionally spectrally normalised kernel."""
+  features: int
+  spectral_norm: bool
+  power_iterations: int
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    if self.spectral_norm:
+      kernel = _spectral_normalise(kernel, self.power_iterations)
+    return x @ kernel + bias
+
+
+class CriticDiscriminator(nn.Module):
+  """The generator's adversary in the loop (the paper's `Discriminator` stays the judge).
+
+  [x, x_t - x_{t-1}] -> stacked LSTM -> [last, mean, max over time] -> Dense -> 1 logit.
+  The first difference makes sharp transitions visible to the first layer; max pooling
+  lets a single rare event anywhere in the window decide. Defaults are stronger than
+  the paper's LSTM 64 -> 16 -> 1 (two layers, three poolings, a wider head).
+  """
+  lstm_layers: int = 2
+  lstm_units: int = 64
+  dense_units: int = 64
+  spectral_norm: bool = True  # of the dense head; the LSTM is left as is.
+  power_iterations: int = 5
+
+  @nn.compact
+  def __call__(self, x):
+    """x `[B, T, D]` -> logits `[B]` (sigmoid(logit) = probability that x is real)."""
+    diff = jnp.diff(x, axis=1, prepend=x[:, :1])
+    feats = jnp.concatenate([x, diff], axis=-1)
+    stack = lstm.LSTMStack(feats.shape[-1], self.lstm_layers, self.lstm_units)
+    state = lstm.zero_state(self.lstm_layers, x.shape[0], self.lstm_units, x.dtype)
+    _, h = stack(state, feats)
+    pooled = jnp.concatenate([h[:, -1], h.mean(axis=1), h.max(axis=1)], axis=-1)
+    dense = lambda n: _Dense(n, self.spectral_norm, self.power_iterations)
+    h = nn.leaky_relu(dense(self.dense_units)(pooled), 0.2)
+    return dense(1)(h)[:, 0]
+
+
+def generator_adversarial_loss(critic, critic_params, fake):
+  """Non-saturating GAN loss -log D(fake), mean over fake windows `[B, L, D]`."""
+  logits = critic.apply(critic_params, fake)
+  return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, jnp.ones_like(logits)))
+
+
+def _all_finite(tree) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def _keep_if(ok, new, old):
+  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+def make_adversarial_generator_step(model, critic, adversarial_weight: float, window: int,
+                                    gumbel_temperature: float):
+  """A jitted step (g_state, rnn_state, batch, critic_params, key) -> (g_state, rnn_state, metrics).
+
+  Minimises NLL(batch) + adversarial_weight * -log D(G(z)). The NLL term is exactly
+  `train.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
+  `[B, k, D]`, `reset` `[B]`, carried state without gradient); the adversarial term
+  scores B fresh differentiable windows `[B, window, D]` drawn with `key` by the
+  critic, whose params are held fixed. A non-finite step is not applied and the
+  recurrent state restarts from zero. Clipping comes from g_state's optimizer.
+  Metrics: train_nll, adv_g_loss, grad_norm, finite.
+  """
+
+  def loss_fn(params, rnn_state, batch, critic_params, key):
+    nll, new_rnn_state = train.sequence_nll(model, params, rnn_state, batch["inputs"],
+                                            batch["targets"], batch.get("labels"))
+    fake = differentiable_sample(model, params, key, batch["inputs"].shape[0], window,
+                                 gumbel_temperature)
+    adv = generator_adversarial_loss(critic, critic_params, fake)
+    return nll + adversarial_weight * adv, (nll, adv, new_rnn_state)
+
+  def step(ts: train.TrainState, rnn_state, batch, critic_params, key):
+    keep = ~batch["reset"][None, None, :, None]
+    rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    (_, (nll, adv, new_rnn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        ts.params, rnn_state, batch, critic_params, key)
+    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & _all_finite(grads)
+    new_ts = _keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
+    metrics = {"train_nll": nll, "adv_g_loss": adv, "grad_norm": optax.tree.norm(grads),
+               "finite": ok}
+    return new_ts, new_rnn_state, metrics
+
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
+def critic_loss(critic, params, real, fake, gradient_penalty: float = 0.0):
+  """BCE (real = 1, fake = 0) + gradient_penalty / 2 * E||grad_x D(real)||^2 (R1).
+
+  Args:
+    critic: a `CriticDiscriminator` (or any module mapping `[B, L, D]` to logits `[B]`).
+    params: its variables.
+    real, fake: `[B, L, D]` windows.
+    gradient_penalty: the R1 weight gamma (Mescheder et al., 2018); 0 turns it off.
+
+  Returns:
+    (total loss, (BCE, accuracy)).
+  """
+  apply = lambda x: critic.apply(params, x)
+  real_logits, fake_logits = apply(real), apply(fake)
+  bce = 0.5 * (jnp.mean(optax.sigmoid_binary_cross_entropy(real_logits, 1.0))
+               + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_logits, 0.0)))
+  accuracy = 0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0))
+  loss = bce
+  if gradient_penalty:
+    # Each window's logit depends only on that window, so the gradient of the sum
+    # holds every per-window input gradient.
+    grad_real = jax.grad(lambda x: jnp.sum(apply(x)))(real)
+    r1 = jnp.mean(jnp.sum(grad_real ** 2, axis=(1, 2)))
+    loss = loss + 0.5 * gradient_penalty * r1
+  return loss, (bce, accuracy)
+
+
+def make_critic_step(critic, gradient_penalty: float = 0.0):
+  """A jitted step (c_state, real `[B, L, D]`, fake `[B, L, D]`) -> (c_state, metrics).
+
+  Metrics: adv_d_loss (the BCE, without the penalty) and adv_d_accuracy.
+  """
+
+  def step(ts: train.TrainState, real, fake):
+    grad_fn = jax.value_and_grad(
+        lambda p: critic_loss(critic, p, real, fake, gradient_penalty), has_aux=True)
+    (_, (bce, accuracy)), grads = grad_fn(ts.params)
+    metrics = {"adv_d_loss": bce, "adv_d_accuracy": accuracy}
+    return ts.apply_gradients(grads=grads), metrics
+
+  return jax.jit(step, donate_argnums=(0,))
