@@ -57,8 +57,11 @@ def _drop_torn_line(path: str) -> None:
 
 
 def read_rows(path: str) -> list:
-  """All complete rows of a metrics file (a torn last line from a crash is ignored)."""
+  """All complete rows of a metrics file (a torn last line from a crash is ignored);
+  none if the file does not exist yet."""
   rows = []
+  if not os.path.exists(path):
+    return rows
   with open(path) as f:
     for line in f:
       try:

@@ -19,6 +19,7 @@ from sensegen import fileio
 from sensegen import input_pipeline
 from sensegen import plots
 from sensegen import sampling
+from sensegen import tensorboard
 from sensegen import train
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
@@ -66,6 +67,11 @@ class Trainer:
     self.nll = train.make_nll_eval(self.gen)
     self.ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
     self.log = MetricsLog(os.path.join(cfg.workdir, "metrics.jsonl"))
+    self.tb = tensorboard.TensorBoardLog(os.path.join(cfg.workdir, "tensorboard"))
+    # Events still buffered when a run was killed are written again; steps on disk are skipped.
+    for row in read_rows(self.log.path):
+      self.tb.scalars(row["step"], row)
+    self.tb.hparams(dataclasses.asdict(cfg))
     self.eval_set, self.eval_labels = input_pipeline.eval_windows(
         self.run_data, cfg.window, cfg.eval_windows, cfg.seed)
     self.baseline_nll = train.gaussian_nll(self.run_data.train.series, self.eval_set)
@@ -127,10 +133,15 @@ class Trainer:
       if step % cfg.eval_every == 0 or step == until:
         row.update(self.evaluate_nll(state))
       if row:
-        self.log.write({"step": step, **row})
+        self.write_row({"step": step, **row})
       if step % cfg.checkpoint_every == 0:
         self.save(state, meta)
     return True
+
+  def write_row(self, row: dict) -> None:
+    """To metrics.jsonl and TensorBoard, unless a run before a crash already wrote it."""
+    if self.log.write(row):
+      self.tb.scalars(row["step"], row)
 
   def _check_bad_steps(self, worst: int) -> None:
     if worst >= self.cfg.max_bad_steps:
@@ -209,6 +220,7 @@ class Trainer:
       self.save(state, meta)
       self.write_plots(state)
     self.ckpt.close()
+    self.tb.close()
     return done
 
   def _alternating(self, state, meta) -> bool:
@@ -222,7 +234,7 @@ class Trainer:
         row = self.discriminator_round(state, meta)
         logging.info("round %d/%d  D accuracy: train %.3f, held-out %.3f", row["round"],
                      cfg.rounds, row["d_train_accuracy"], row["d_heldout_accuracy"])
-        self.log.write({"step": meta["step"], **row})
+        self.write_row({"step": meta["step"], **row})
         meta.update(phase="g", g_until=meta["step"] + cfg.g_epochs)
       if not self.generator_steps(state, meta, meta["g_until"], total):
         return False
@@ -244,3 +256,8 @@ class Trainer:
     real = rd.normaliser.denormalise(self.eval_set[:4])
     plots.traces(real, fake, os.path.join(cfg.workdir, "traces.png"), rd.channels,
                  rd.train.sample_rate_hz, rd.train.units)
+    step = max(r["step"] for r in rows) if rows else 0
+    for name in ("nll", "discriminator", "traces"):
+      path = os.path.join(cfg.workdir, f"{name}.png")
+      if os.path.exists(path):
+        self.tb.image(f"plots/{name}", path, step)

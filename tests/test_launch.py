@@ -7,6 +7,7 @@ import pytest
 
 from launch_util import launch
 from sensegen import metrics
+from sensegen import tensorboard
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,17 @@ def test_rerun_resumes_without_rewriting_metrics(trained):
   assert after.startswith(before)
   new = [json.loads(l) for l in after[len(before):].splitlines()]
   assert [r["step"] for r in new if "train_nll" in r] == [40]
+  # TensorBoard got the same curve once per step, across the resume, and one hparams record.
+  events = [e for f in tensorboard.event_files(str(trained / "tensorboard"))
+            for e in tensorboard.read_events(f)]
+  steps = {}
+  for e in events:
+    for v in e.summary.value:
+      steps.setdefault(v.tag, []).append(e.step)
+  assert steps["nll/train"] == [10, 20, 30, 40]
+  assert sorted(steps["nll/eval"]) == [15, 30, 40]
+  assert len(steps[tensorboard.HPARAMS_TAG]) == 1
+  assert "plots/traces" in steps
 
 
 def test_sample_npz_and_csv(trained, tmp_path):

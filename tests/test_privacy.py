@@ -1,3 +1,5 @@
+import functools
+
 import dp_accounting
 import jax
 import jax.numpy as jnp
@@ -12,16 +14,14 @@ from sensegen import train
 from sensegen.errors import ConfigError
 
 B, K = 4, 5
+# One tiny model, initialised and compiled once: compilation dominates these tests.
+GEN = models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=2)
+PARAMS = jax.jit(GEN.init)(jax.random.key(0), GEN.zero_state(1), jnp.zeros((1, 2, 1)))
 
 
-def _gen():
-  return models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=2)
-
-
-def _state(gen, tx=None):
-  tx = tx or optax.sgd(1.0)  # params move by exactly -gradient
-  return train.create_train_state(jax.random.key(0), gen,
-                                  (gen.zero_state(1), jnp.zeros((1, 2, 1))), tx)
+def _state(tx=None):
+  # SGD(1): parameters move by exactly -gradient.
+  return train.TrainState.create(apply_fn=None, params=PARAMS, tx=tx or optax.sgd(1.0))
 
 
 def _batch(seed=0):
@@ -29,60 +29,67 @@ def _batch(seed=0):
   return {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.zeros(B, bool)}
 
 
-def _carried_state(gen, seed=1):
-  return 0.5 * jax.random.normal(jax.random.key(seed), gen.zero_state(B).shape)
+def _carried_state(seed=1):
+  return 0.5 * jax.random.normal(jax.random.key(seed), GEN.zero_state(B).shape)
 
 
 def _flat(tree):
-  return np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
+  return jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(tree)])
 
 
-def _manual_grads(gen, params, state, batch):
-  """Per-example gradients, one `sequence_nll` call per stream."""
-  return [_flat(jax.grad(lambda p: train.sequence_nll(
-      gen, p, state[:, :, i:i + 1], batch["inputs"][i:i + 1],
-      batch["targets"][i:i + 1])[0])(params)) for i in range(B)]
+@jax.jit
+def _one_grad(params, state, inputs, targets):
+  return _flat(jax.grad(lambda p: train.sequence_nll(GEN, p, state, inputs, targets)[0])(params))
+
+
+def _manual_grads(state, batch):
+  """Per-example gradients `[B, P]`, one `sequence_nll` call per stream."""
+  return np.stack([_one_grad(PARAMS, state[:, :, i:i + 1], batch["inputs"][i:i + 1],
+                             batch["targets"][i:i + 1]) for i in range(B)])
+
+
+_per_example = jax.jit(functools.partial(privacy.per_example_gradients, GEN))
+
+
+@functools.cache
+def _dp_step(clip, sigma):
+  return privacy.make_dp_generator_step(GEN, clip, sigma)
 
 
 def test_per_example_gradients_match_one_call_per_stream():
-  gen = _gen()
-  params, state, batch = _state(gen).params, _carried_state(gen), _batch()
-  nll, grads, new_state = privacy.per_example_gradients(gen, params, state, batch)
-  want = _manual_grads(gen, params, state, batch)
-  got = jax.vmap(_flat)(grads)
-  np.testing.assert_allclose(got, np.stack(want), rtol=1e-4, atol=1e-6)
-  full_nll, full_state = train.sequence_nll(gen, params, state, batch["inputs"],
+  state, batch = _carried_state(), _batch()
+  nll, grads, new_state = _per_example(PARAMS, state, batch)
+  np.testing.assert_allclose(jax.vmap(_flat)(grads), _manual_grads(state, batch),
+                             rtol=1e-4, atol=1e-6)
+  full_nll, full_state = train.sequence_nll(GEN, PARAMS, state, batch["inputs"],
                                             batch["targets"])
   np.testing.assert_allclose(np.mean(nll), full_nll, rtol=1e-5)
   np.testing.assert_allclose(new_state, full_state, rtol=1e-5, atol=1e-6)
 
 
 def test_clipped_mean_matches_manual_clipping():
-  gen = _gen()
-  params, state, batch = _state(gen).params, _carried_state(gen), _batch()
-  _, grads, _ = privacy.per_example_gradients(gen, params, state, batch)
-  norms = [np.linalg.norm(g) for g in _manual_grads(gen, params, state, batch)]
+  state, batch = _carried_state(), _batch()
+  manual = _manual_grads(state, batch)
+  norms = np.linalg.norm(manual, axis=1)
   clip = float(np.median(norms))  # some examples clipped, some not
-  got, clipped = privacy.private_mean_gradient(grads, clip, 0.0, jax.random.key(0))
-  want = np.mean([g * min(1.0, clip / n) for g, n in
-                  zip(_manual_grads(gen, params, state, batch), norms)], axis=0)
+  got, clipped = privacy.private_mean_gradient(_per_example(PARAMS, state, batch)[1], clip,
+                                               0.0, jax.random.key(0))
+  want = np.mean(manual * np.minimum(1.0, clip / norms)[:, None], axis=0)
   np.testing.assert_allclose(_flat(got), want, rtol=1e-4, atol=1e-7)
-  assert float(clipped) == np.mean(np.array(norms) > clip)
+  assert float(clipped) == np.mean(norms > clip)
 
 
 def test_one_example_moves_the_aggregate_by_at_most_two_clip_norms_over_b():
-  gen = _gen()
-  params, state, batch = _state(gen).params, _carried_state(gen), _batch()
-  loud = dict(batch, inputs=batch["inputs"].copy(), targets=batch["targets"].copy())
+  state, batch = _carried_state(), _batch()
+  loud = _batch()
   loud["inputs"][0] *= 1e3
   loud["targets"][0] *= 1e3
   clip = 0.1
-  agg = [privacy.private_mean_gradient(
-      privacy.per_example_gradients(gen, params, state, b)[1], clip, 0.0,
-      jax.random.key(0))[0] for b in (batch, loud)]
+  agg = [_flat(privacy.private_mean_gradient(_per_example(PARAMS, state, b)[1], clip, 0.0,
+                                             jax.random.key(0))[0]) for b in (batch, loud)]
   # Replacing one example removes one clipped term and adds another.
-  assert np.linalg.norm(_flat(agg[0]) - _flat(agg[1])) <= 2 * clip / B * (1 + 1e-5)
-  assert np.linalg.norm(_flat(agg[1])) <= clip * (1 + 1e-5)
+  assert np.linalg.norm(agg[0] - agg[1]) <= 2 * clip / B * (1 + 1e-5)
+  assert np.linalg.norm(agg[1]) <= clip * (1 + 1e-5)
 
 
 def test_noise_std_is_noise_multiplier_times_clip_norm_over_b():
@@ -94,11 +101,9 @@ def test_noise_std_is_noise_multiplier_times_clip_norm_over_b():
 
 
 def test_dp_step_without_noise_or_clipping_equals_the_plain_step():
-  gen = _gen()
-  batch, state = _batch(), _carried_state(gen)
-  ts, rnn, m = train.make_generator_step(gen)(_state(gen), state.copy(), batch)
-  dts, drnn, dm = privacy.make_dp_generator_step(gen, 1e6, 0.0)(
-      _state(gen), state.copy(), batch, jax.random.key(0))
+  batch, state = _batch(), _carried_state()
+  ts, rnn, m = train.make_generator_step(GEN)(_state(), state.copy(), batch)
+  dts, drnn, dm = _dp_step(1e6, 0.0)(_state(), state.copy(), batch, jax.random.key(0))
   np.testing.assert_allclose(_flat(dts.params), _flat(ts.params), rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(drnn, rnn, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(dm["train_nll"], m["train_nll"], rtol=1e-5)
@@ -107,23 +112,19 @@ def test_dp_step_without_noise_or_clipping_equals_the_plain_step():
 
 
 def test_dp_step_adds_noise_of_the_flagged_std():
-  gen = _gen()
-  clip, sigma = 0.01, 5.0
-  batch, state = _batch(), _carried_state(gen)
-  step = lambda s: privacy.make_dp_generator_step(gen, clip, s)(
-      _state(gen), state.copy(), batch, jax.random.key(3))[0].params
-  # With SGD(1) the parameters differ by exactly the noise / B.
-  noise = _flat(step(sigma)) - _flat(step(0.0))
-  assert noise.size > 300
-  np.testing.assert_allclose(np.std(noise), sigma * clip / B, rtol=0.15)
+  batch, state = _batch(), _carried_state()
+  params = [_flat(_dp_step(0.01, 5.0)(_state(), state.copy(), batch, jax.random.key(k))[0].params)
+            for k in (1, 2)]
+  # With SGD(1) the parameters differ by the difference of two noise draws / B.
+  diff = params[0] - params[1]
+  assert diff.size > 300
+  np.testing.assert_allclose(np.std(diff), np.sqrt(2) * 5.0 * 0.01 / B, rtol=0.15)
 
 
 def test_non_finite_example_is_dropped_and_its_stream_reset():
-  gen = _gen()
-  batch, state = _batch(), _carried_state(gen)
+  batch, state = _batch(), _carried_state()
   batch["inputs"][1, 2] = np.nan
-  ts, rnn, m = privacy.make_dp_generator_step(gen, 1.0, 0.0)(
-      _state(gen), state, batch, jax.random.key(0))
+  ts, rnn, m = _dp_step(0.01, 5.0)(_state(), state, batch, jax.random.key(0))
   assert not bool(m["finite"])
   assert np.all(np.isfinite(_flat(ts.params))) and int(ts.step) == 1
   assert np.all(np.asarray(rnn)[:, :, 1] == 0) and np.all(np.asarray(rnn)[:, :, 0] != 0)
