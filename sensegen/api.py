@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sensegen import config as config_lib
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import sampling
@@ -109,6 +110,14 @@ def read_config(workdir: str) -> Config:
   saved = fileio.read_json(path)
   names = {f.name for f in dataclasses.fields(Config)}
   return Config(**{k: v for k, v in saved.items() if k in names})
+
+
+def train(cfg: Config) -> TrainedGenerator:
+  """Trains (or resumes) the run `cfg` describes and returns its generator: the launcher's
+  `--mode=train` for notebooks and scripts (no signal handling)."""
+  from sensegen import schedules  # The training stack, only when training.
+  schedules.prepare(config_lib.validate(cfg)).run()
+  return load(cfg.workdir)
 
 
 def load(workdir: str) -> TrainedGenerator:

@@ -45,14 +45,9 @@ def _parse(argv):
 
 def _train(cfg) -> int:
   # Imported here so that --help and flag errors stay fast.
-  from sensegen import fileio, input_pipeline, schedules
+  from sensegen import schedules
 
-  config_path = os.path.join(cfg.workdir, "config.json")
-  if os.path.exists(config_path):
-    config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
-  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
-  schedules.write_run_files(cfg, run_data)
-  trainer = schedules.Trainer(cfg, run_data)
+  trainer = schedules.prepare(cfg)
 
   def on_signal(signum, frame):
     del frame

@@ -22,6 +22,7 @@ from sensegen import sampling
 from sensegen import tensorboard
 from sensegen import train
 from sensegen.checkpoint import Checkpointer
+from sensegen import config as config_lib
 from sensegen.config import Config
 from sensegen.data import windows
 from sensegen.errors import SenseGenError
@@ -32,11 +33,18 @@ class TrainingStopped(SenseGenError):
   """Training stopped early (non-finite steps); the last good checkpoint is kept."""
 
 
-def write_run_files(cfg: Config, run_data: input_pipeline.RunData) -> None:
-  """`config.json` and `dataset.json`: what `sensegen.load` needs besides checkpoints."""
-  fileio.write_json(os.path.join(cfg.workdir, "config.json"), dataclasses.asdict(cfg))
+def prepare(cfg: Config) -> "Trainer":
+  """Checks the flags against a previous run, loads the data, writes `config.json` and
+  `dataset.json` (what `sensegen.load` needs besides checkpoints) and builds the trainer.
+  Bad input raises before anything is written."""
+  config_path = os.path.join(cfg.workdir, "config.json")
+  if os.path.exists(config_path):
+    config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
+  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  fileio.write_json(config_path, dataclasses.asdict(cfg))
   fileio.write_json(os.path.join(cfg.workdir, "dataset.json"),
                     input_pipeline.dataset_record(run_data))
+  return Trainer(cfg, run_data)
 
 
 class StopFlag:

@@ -6,7 +6,6 @@ import pytest
 
 from sensegen import api
 from sensegen import input_pipeline
-from sensegen import schedules
 from sensegen.config import Config
 from sensegen.errors import ConfigError
 
@@ -34,10 +33,7 @@ def conditioned_run(tmp_path_factory):
                lstm_layers=1, lstm_units=24, dense_units=16, mixtures=3, batch_size=8,
                bptt_steps=24, train_steps=300, learning_rate=1e-2, window=48,
                eval_windows=4, eval_every=300, log_every=300, checkpoint_every=300)
-  run_data = input_pipeline.load(cfg, min_length=cfg.window)
-  schedules.write_run_files(cfg, run_data)
-  assert schedules.Trainer(cfg, run_data).run()
-  return api.load(cfg.workdir), run_data
+  return api.train(cfg), input_pipeline.load(cfg, min_length=cfg.window)
 
 
 def test_only_labelled_stretches_are_used(conditioned_run):

@@ -1,11 +1,14 @@
 """The launcher end to end with launch/smoke.flags (the embedded HAR data)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from launch_util import launch
+from launch_util import REPO, launch
 from sensegen import metrics
 from sensegen import tensorboard
 
@@ -147,3 +150,17 @@ def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path):
     np.testing.assert_array_equal(f["labels"][0, [0, 29, 30, 39, 40, 59]], [1, 1, 7, 7, 4, 4])
   result = launch(*flags, "--mode=sample", "--label=RUNNING", f"--output={out}", timeout=120)
   assert result.returncode == 2 and "unknown label 'RUNNING'" in result.stderr
+
+
+def test_readme_python_example_runs_against_the_installed_package(trained, tmp_path):
+  """The README's example, run from outside the repository (the package must be installed,
+  as the README's set-up command does), on the smoke run instead of runs/quick."""
+  readme = (REPO / "README.md").read_text()
+  block = readme.split("## Using it from Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+  code = block.replace('"runs/quick"', repr(str(trained)))
+  code += "\nassert x.shape == (8, 1000, 1) and batch.shape == (3, 4, 400, 1)\nprint('ok')\n"
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip().endswith("ok")

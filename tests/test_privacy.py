@@ -20,8 +20,9 @@ PARAMS = jax.jit(GEN.init)(jax.random.key(0), GEN.zero_state(1), jnp.zeros((1, 2
 
 
 def _state(tx=None):
-  # SGD(1): parameters move by exactly -gradient.
-  return train.TrainState.create(apply_fn=None, params=PARAMS, tx=tx or optax.sgd(1.0))
+  # A copy, as the steps donate it; SGD(1) moves the parameters by exactly -gradient.
+  return train.TrainState.create(apply_fn=None, params=jax.tree.map(jnp.copy, PARAMS),
+                                 tx=tx or optax.sgd(1.0))
 
 
 def _batch(seed=0):
