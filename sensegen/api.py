@@ -29,6 +29,7 @@ class TrainedGenerator:
     normaliser: maps the model's normalised space to physical units.
     channels, units, sample_rate_hz, label_names: what the series mean.
     num_labels: label ids the model is conditioned on (0: unconditioned).
+    privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
   """
   model: object
   params: dict
@@ -39,6 +40,7 @@ class TrainedGenerator:
   sample_rate_hz: float
   label_names: tuple
   num_labels: int = 0
+  privacy: dict = dataclasses.field(default_factory=dict)
 
   @functools.cached_property
   def sample_fn(self):
@@ -132,10 +134,11 @@ def load(workdir: str) -> TrainedGenerator:
   ckpt.close()
   if found is None:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
-  _, state, _ = found
+  _, state, meta = found
   return TrainedGenerator(
       model=experiment.generator(cfg, len(channels), num_labels), params=state["g"].params,
       config=cfg,
       normaliser=Normaliser.from_dict(record["normaliser"]), channels=channels,
       units=tuple(record["units"]), sample_rate_hz=record["sample_rate_hz"],
-      label_names=tuple(record["label_names"]), num_labels=num_labels)
+      label_names=tuple(record["label_names"]), num_labels=num_labels,
+      privacy=meta.get("privacy") or {})

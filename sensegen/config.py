@@ -79,6 +79,15 @@ class Config:
   d_lstm_units: int = _f(64, "Discriminator LSTM units (paper: 64).", run=True)
   d_dense_units: int = _f(16, "Discriminator sigmoid dense units (paper: 16).", run=True)
   d_learning_rate: float = _f(1e-3, "Discriminator RMSProp learning rate.", run=True)
+  # Differential privacy of the generator (DP-SGD).
+  dp: bool = _f(False, "Train the generator with DP-SGD: per-example clipping and Gaussian noise; "
+                "the LSTM state is reset every chunk so an example is one window.", run=True)
+  dp_clip_norm: float = _f(1.0, "DP: L2 bound of each example's gradient.", run=True)
+  dp_noise_multiplier: float = _f(1.0, "DP: noise std / dp_clip_norm (ignored when "
+                                  "--dp_target_epsilon is set).", run=True)
+  dp_delta: float = _f(1e-5, "DP: the delta of the reported (epsilon, delta).", run=True)
+  dp_target_epsilon: float = _f(0.0, "DP: pick the noise for the planned steps to spend this "
+                                "epsilon, and stop when it is spent (0: no target).", run=True)
   # Sampling.
   num_samples: int = _f(256, "Series to generate (--mode=sample); windows per set "
                         "(--mode=evaluate).")
@@ -133,6 +142,14 @@ def validate(cfg: Config) -> Config:
     if not getattr(cfg, name) > 0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be positive")
   for name in _NON_NEGATIVE:
+    if getattr(cfg, name) < 0:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
+  if cfg.dp and not 0.0 < cfg.dp_delta < 1.0:
+    raise ConfigError(f"--dp_delta={cfg.dp_delta}: must be in (0, 1)")
+  for name in ("dp_clip_norm",) if cfg.dp else ():
+    if not getattr(cfg, name) > 0:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: must be positive")
+  for name in ("dp_noise_multiplier", "dp_target_epsilon"):
     if getattr(cfg, name) < 0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
   if not 0.0 < cfg.rmsprop_decay < 1.0:

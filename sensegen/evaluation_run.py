@@ -20,7 +20,7 @@ from sensegen.data import windows
 from sensegen.errors import DataError
 
 # Purposes of the seeded draws, so that each set is independent.
-_TRAIN, _TEST, _SAMPLES, _BASELINES = 11, 12, 13, 14
+_TRAIN, _TEST, _SAMPLES, _BASELINES, _ACTIVITY = 11, 12, 13, 14, 15
 
 
 def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
@@ -50,11 +50,68 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
   if cfg.synthetic:
     synthetic = load_synthetic(cfg.synthetic, gen)
   else:
+    labels = None
+    if gen.num_labels:  # Label sequences of real train windows drive the conditioned model.
+      _, labels = windows.random_windows(
+          run_data.train.series, n, cfg.window, np.random.default_rng([cfg.seed, _SAMPLES]),
+          labels=run_data.train.labels)
     logging.info("sampling %d windows of %d steps", n, cfg.window)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _SAMPLES)
     synthetic = gen.normaliser.normalise(np.asarray(gen.sample(key, n, cfg.window,
-                                                               cfg.temperature)))
+                                                               cfg.temperature, labels)))
   return train, test, synthetic
+
+
+def _label_runs(ds, label: int, min_length: int) -> list:
+  """Stretches of at least `min_length` steps that all carry `label`."""
+  runs = []
+  for x, lab in zip(ds.series, ds.labels):
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (lab == label).astype(np.int8), [0]])))
+    runs += [x[a:b] for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
+  return runs
+
+
+def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
+  """Per-activity fidelity and a TSTR vs TRTR activity classifier, for conditioned runs.
+
+  Activities are the label ids with stretches of at least `--window` steps in both splits
+  (for HAR: the 6 basic activities; transitions are shorter). For each, `--num_samples`
+  / #activities windows are drawn from the real splits and generated with that label.
+  """
+  ids = [a for a in range(1, gen.num_labels)
+         if _label_runs(run_data.train, a, cfg.window) and _label_runs(run_data.test, a, cfg.window)]
+  if not ids:
+    raise DataError(f"no activity has stretches of {cfg.window} steps in both splits")
+  n = max(cfg.num_samples // len(ids), 2)
+  names = [gen.label_names[a] if gen.label_names else str(a) for a in ids]
+  sets = {}
+  for c, a in enumerate(ids):
+    rng = np.random.default_rng([cfg.seed, _ACTIVITY, a])
+    real_train = windows.random_windows(_label_runs(run_data.train, a, cfg.window), n,
+                                        cfg.window, rng)
+    real_test = windows.random_windows(_label_runs(run_data.test, a, cfg.window), n,
+                                       cfg.window, rng)
+    key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + a)
+    synth = gen.normaliser.normalise(np.asarray(
+        gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a))))
+    sets[names[c]] = (real_train, real_test, synth)
+  stack = lambda i: np.concatenate([v[i] for v in sets.values()])
+  classes = np.repeat(np.arange(len(ids)), n)
+  accuracy = evaluate.activity_accuracy(stack(0), classes, stack(1), classes, stack(2), classes,
+                                        num_classes=len(ids), seed=cfg.seed,
+                                        steps=cfg.posthoc_steps)
+  per_activity = {}
+  for name, (real_train, _, synth) in sets.items():
+    logging.info("scoring activity %s", name)
+    per_activity[name] = {
+        "discriminative_score": evaluate.discriminative_score(
+            real_train, synth, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2),
+            steps=cfg.posthoc_steps),
+        "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
+        "acf_distance": evaluate.acf_distance(real_train, synth),
+        "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz)}
+  return {"classes": names, "windows_per_activity": n, **accuracy,
+          "per_activity": per_activity}
 
 
 def run(cli: Config) -> int:
@@ -78,6 +135,10 @@ def run(cli: Config) -> int:
     for name, windows_ in sets.items():
       logging.info("scoring baseline %s", name)
       rows[name] = score(windows_)
+  if gen.num_labels:
+    report["activity"] = activity_report(cfg, gen, run_data)
+  if gen.privacy:
+    report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")
   evaluate.write_report(report, out, rows)
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "pca.png"), method="pca")

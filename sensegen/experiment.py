@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from sensegen import models
+from sensegen import privacy
 from sensegen import train
 from sensegen.config import Config
 
@@ -27,7 +28,10 @@ def init_state(cfg: Config, channels: int, num_labels: int = 0) -> dict:
   gen, disc = generator(cfg, channels, num_labels), discriminator(cfg)
   x = jnp.zeros((1, 2, channels), jnp.float32)
   labels = jnp.zeros((1, 2), jnp.int32) if num_labels else None
-  g_tx = train.make_optimizer(cfg.learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
+  if cfg.dp:  # Per-example clipping replaces the global-norm clip.
+    g_tx = privacy.make_dp_optimizer(cfg.learning_rate, cfg.rmsprop_decay)
+  else:
+    g_tx = train.make_optimizer(cfg.learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
   d_tx = train.make_optimizer(cfg.d_learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
   return {
       "g": train.create_train_state(g_key, gen, (gen.zero_state(1), x, labels), g_tx),

@@ -78,6 +78,8 @@ def _sample(cfg) -> int:
       raise ConfigError("this run is conditioned: pass --label or --label_schedule")
     labels = gen.label_ids(cfg.label, cfg.label_schedule, cfg.sample_length)
     length, extra = len(labels), {"labels": np.broadcast_to(labels, (cfg.num_samples, len(labels)))}
+  if gen.privacy:  # The samples say what privacy their generator spent.
+    extra.update(epsilon=np.float64(gen.privacy["epsilon"]), delta=np.float64(gen.privacy["delta"]))
   x = gen.sample(jax.random.key(cfg.seed), cfg.num_samples, length, cfg.temperature, labels)
   export.write_samples(output, x, gen.channels, gen.units, extra)
   logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, length, output)

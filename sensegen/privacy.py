@@ -9,8 +9,9 @@ What an example is. One example is one stream's truncated-BPTT chunk: `bptt_step
 inputs and targets of one session, with the recurrent state carried in from the
 stream's previous chunks. Consecutive chunks of one recording are different examples,
 so the guarantee is per chunk-window, NOT per recording, subject or user: a recording
-read through m chunks is protected only by group privacy over m examples (an epsilon
-roughly m times larger, and more for delta). Two further caveats:
+read through m chunks is protected only by group privacy over m examples, i.e.
+(m * eps, m * exp((m - 1) * eps) * delta), which is vacuous for long recordings.
+Two further caveats:
 - the carried state makes a chunk's gradient depend on the earlier chunks of its
   stream; the accounting treats each (chunk, incoming state) pair as an independent
   example. Resetting the state at every chunk (all `batch["reset"]` True) makes each
@@ -87,12 +88,12 @@ def per_example_gradients(model, params, rnn_state, batch):
 
 def private_mean_gradient(per_example_grads, clip_norm: float, noise_multiplier: float,
                           key):
-  """The DP-SGD aggregate: (sum of clipped gradients + N(0, (noise_multiplier * clip_norm)^2)) / B.
+  """The DP-SGD aggregate: (sum of clipped gradients + N(0, (sigma * clip_norm)^2)) / B.
 
   Args:
     per_example_grads: gradient tree with leaves `[B, ...]`; must be finite.
     clip_norm: L2 bound of each example's gradient (global norm over the tree).
-    noise_multiplier: noise std in units of `clip_norm`.
+    noise_multiplier: sigma, the noise std in units of `clip_norm`.
     key: `jax.random` key of the noise.
 
   Returns:
@@ -115,7 +116,7 @@ def _finite_per_example(nll, grads) -> jax.Array:
 
 
 def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
-  """A jitted DP-SGD truncated-BPTT step: (train_state, rnn_state, batch, key) -> (train_state, rnn_state, metrics).
+  """A jitted DP-SGD step (train_state, rnn_state, batch, key) -> (train_state, rnn_state, metrics).
 
   As `train.make_generator_step` (same batch, state `[layers, 2, B, H]` and metrics,
   plus `clipped_fraction`), with the gradient replaced by `private_mean_gradient` of

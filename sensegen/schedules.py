@@ -18,6 +18,7 @@ from sensegen import experiment
 from sensegen import fileio
 from sensegen import input_pipeline
 from sensegen import plots
+from sensegen import privacy
 from sensegen import sampling
 from sensegen import tensorboard
 from sensegen import train
@@ -37,6 +38,7 @@ def prepare(cfg: Config) -> "Trainer":
   """Checks the flags against a previous run, loads the data, writes `config.json` and
   `dataset.json` (what `sensegen.load` needs besides checkpoints) and builds the trainer.
   Bad input raises before anything is written."""
+  privacy.check_compatible(cfg.schedule, cfg.dp)
   config_path = os.path.join(cfg.workdir, "config.json")
   if os.path.exists(config_path):
     config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
@@ -55,7 +57,7 @@ class StopFlag:
 
 
 # Purposes folded into the round's key so that each draw is independent.
-_D_TRAIN, _D_HELDOUT, _PLOT = 1, 2, 3
+_D_TRAIN, _D_HELDOUT, _PLOT, _DP_NOISE = 1, 2, 3, 4
 
 
 @dataclasses.dataclass
@@ -69,6 +71,7 @@ class Trainer:
     cfg = self.cfg
     self.gen = experiment.generator(cfg, len(self.run_data.channels), self.run_data.num_labels)
     self.disc = experiment.discriminator(cfg)
+    self.budget = None
     self.g_step = train.make_generator_step(self.gen)
     self.d_step = train.make_discriminator_step(self.disc)
     self.d_accuracy = train.make_discriminator_accuracy(self.disc)
@@ -84,6 +87,42 @@ class Trainer:
         self.run_data, cfg.window, cfg.eval_windows, cfg.seed)
     self.baseline_nll = train.gaussian_nll(self.run_data.train.series, self.eval_set)
     self.key = jax.random.key(cfg.seed)
+    self.dp_key = jax.random.fold_in(self.key, _DP_NOISE)
+
+  def setup_privacy(self, saved_noise=None) -> None:
+    """The DP step and accountant of a --dp run. With a target epsilon the noise is the one
+    that spends it over the planned generator steps, fixed by the run's first start."""
+    cfg = self.cfg
+    q = privacy.sampling_probability(cfg.batch_size, self.run_data.train.num_samples,
+                                     cfg.bptt_steps)
+    planned = self.planned_steps()
+    noise = cfg.dp_noise_multiplier
+    if saved_noise is not None:
+      noise = saved_noise
+    elif cfg.dp_target_epsilon:
+      noise = privacy.noise_for_target_epsilon(cfg.dp_target_epsilon, q, planned, cfg.dp_delta)
+    self.budget = privacy.PrivacyBudget(noise, q, cfg.dp_delta, cfg.dp_target_epsilon or None)
+    self.g_step = privacy.make_dp_generator_step(self.gen, cfg.dp_clip_norm, noise)
+    logging.info("DP-SGD: noise multiplier %.4g, sampling probability %.4g, epsilon after %d "
+                 "steps %.4g at delta %g", noise, q, planned, self.budget.spent(planned),
+                 cfg.dp_delta)
+
+  def planned_steps(self) -> int:
+    cfg = self.cfg
+    return cfg.rounds * cfg.g_epochs if cfg.schedule == "alternating" else cfg.train_steps
+
+  def max_steps(self) -> float:
+    """Generator steps the privacy budget allows (unbounded without a target)."""
+    allowed = self.budget.steps_allowed() if self.budget else None
+    return float("inf") if allowed is None else allowed
+
+  def privacy_record(self, step: int) -> dict:
+    """epsilon spent after `step` generator steps, and its unit (empty when not --dp)."""
+    if not self.budget:
+      return {}
+    return {"epsilon": self.budget.spent(step), "delta": self.cfg.dp_delta,
+            "noise_multiplier": self.budget.noise_multiplier,
+            "unit": f"one example = one window of {self.cfg.bptt_steps + 1} steps"}
 
   # --- state ---------------------------------------------------------------
 
@@ -104,6 +143,7 @@ class Trainer:
   def save(self, state, meta) -> None:
     # Ids count saves, so they grow even across rounds without generator steps.
     meta["saves"] = meta.get("saves", 0) + 1
+    meta["privacy"] = self.privacy_record(meta["step"])
     self.ckpt.save(meta["saves"], state, meta)
 
   # --- generator steps -----------------------------------------------------
@@ -116,6 +156,10 @@ class Trainer:
     cfg, series = self.cfg, self.run_data.train.series
     labels = self.run_data.train.labels if self.run_data.conditioned else None
     streams = windows.Streams.from_dict(meta["streams"])
+    if until > self.max_steps():
+      logging.info("the privacy budget is spent after %d generator steps: stopping there",
+                   self.max_steps())
+      until = self.max_steps()
     nll_sum, bad, worst, since, tick = 0.0, jnp.int32(0), jnp.int32(0), 0, time.time()
     while meta["step"] < until:
       if self.stop.signal is not None:
@@ -123,7 +167,13 @@ class Trainer:
         return False
       batch, streams = windows.next_chunk(series, streams, cfg.bptt_steps, meta["step"],
                                           cfg.seed, labels)
-      state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
+      if self.budget:
+        # An example must be one window: no state carried in from other examples.
+        batch["reset"] = np.ones_like(batch["reset"])
+        state["g"], state["rnn"], m = self.g_step(
+            state["g"], state["rnn"], batch, jax.random.fold_in(self.dp_key, meta["step"]))
+      else:
+        state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
       nll_sum = nll_sum + jnp.where(m["finite"], m["train_nll"], 0.0)
       bad = jnp.where(m["finite"], 0, bad + 1)
       worst = jnp.maximum(worst, bad)
@@ -136,6 +186,8 @@ class Trainer:
         elapsed = time.time() - tick
         row.update(train_nll=float(nll_sum) / max(since - int(bad), 1),
                    steps_per_sec=since / elapsed)
+        if self.budget:
+          row["epsilon"] = self.budget.spent(step)
         self._progress(step, total, row, elapsed / since)
         nll_sum, since, tick = 0.0, 0, time.time()
       if step % cfg.eval_every == 0 or step == until:
@@ -219,6 +271,8 @@ class Trainer:
   def run(self) -> bool:
     """Trains per the config's schedule; returns False if stopped by a signal."""
     state, meta = self.restore_or_init()
+    if self.cfg.dp:
+      self.setup_privacy(meta.get("privacy", {}).get("noise_multiplier"))
     if self.cfg.schedule == "alternating":
       done = self._alternating(state, meta)
     else:
@@ -234,7 +288,7 @@ class Trainer:
   def _alternating(self, state, meta) -> bool:
     cfg = self.cfg
     total = cfg.rounds * cfg.g_epochs
-    while meta["round"] < cfg.rounds:
+    while meta["round"] < cfg.rounds and meta["step"] < self.max_steps():
       if meta["phase"] == "d":
         if self.stop.signal is not None:
           self.save(state, meta)

@@ -282,3 +282,23 @@ def test_write_report_without_baselines(tmp_path):
   json_path, _ = ev.write_report(_fake_report(1), str(tmp_path))
   with open(json_path) as f:
     assert json.load(f)["baselines"] == {}
+
+
+def test_activity_accuracy_tstr_equals_trtr_for_real_data_and_fails_for_swapped_labels():
+  t = np.arange(30)
+
+  def windows(n, seed):
+    r = np.random.default_rng(seed)
+    sines = np.sin(2 * np.pi * (t[None] / 6 + r.random((n, 1))))[..., None]
+    flat = 0.05 * r.normal(size=(n, 30, 1))
+    return (np.concatenate([sines, flat]).astype(np.float32),
+            np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int32))
+
+  x_train, y_train = windows(40, 1)
+  x_test, y_test = windows(20, 2)
+  good = ev.activity_accuracy(x_train, y_train, x_test, y_test, x_train, y_train,
+                                    num_classes=2, steps=120)
+  assert good["trtr_accuracy"] > 0.95 and good["tstr_accuracy"] > 0.95
+  swapped = ev.activity_accuracy(x_train, y_train, x_test, y_test, x_train, 1 - y_train,
+                                       num_classes=2, steps=120)
+  assert swapped["tstr_accuracy"] < 0.05

@@ -150,6 +150,15 @@ def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path):
     np.testing.assert_array_equal(f["labels"][0, [0, 29, 30, 39, 40, 59]], [1, 1, 7, 7, 4, 4])
   result = launch(*flags, "--mode=sample", "--label=RUNNING", f"--output={out}", timeout=120)
   assert result.returncode == 2 and "unknown label 'RUNNING'" in result.stderr
+  result = launch(*flags, "--mode=evaluate", "--num_samples=24", "--posthoc_steps=3")
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads((tmp_path / "eval" / "report.json").read_text())
+  assert report["correlation_difference"] is not None  # 3 channels
+  activity = report["activity"]
+  assert activity["classes"][:6] == ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS",
+                                     "SITTING", "STANDING", "LAYING"]
+  assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1
+  assert set(activity["per_activity"]) == set(activity["classes"])
 
 
 def test_readme_python_example_runs_against_the_installed_package(trained, tmp_path):
@@ -164,3 +173,23 @@ def test_readme_python_example_runs_against_the_installed_package(trained, tmp_p
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip().endswith("ok")
+
+
+def test_dp_run_reports_epsilon_and_stops_when_the_budget_is_spent(tmp_path):
+  flags = (f"--workdir={tmp_path}", "--dp", "--dp_target_epsilon=8", "--train_steps=20",
+           "--dp_clip_norm=0.5")
+  result = launch(*flags)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "epsilon" in r]
+  eps = [r["epsilon"] for r in rows]
+  assert [r["step"] for r in rows] == [10, 20] and 0 < eps[0] < eps[1] <= 8.0
+  assert eps[1] > 7.9  # the noise was chosen to spend the target over the planned 20 steps
+  # Asking for more steps on resume: the budget stops the run at the same place.
+  result = launch(*flags[:-2], "--train_steps=40", "--dp_clip_norm=0.5")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "privacy budget is spent after 20 generator steps" in result.stderr
+  out = tmp_path / "s.npz"
+  result = launch(*flags, "--mode=sample", "--num_samples=2", f"--output={out}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  with np.load(out, allow_pickle=False) as f:
+    assert abs(float(f["epsilon"]) - eps[1]) < 1e-6 and float(f["delta"]) == 1e-5
