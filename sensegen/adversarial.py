@@ -137,14 +137,6 @@ def generator_adversarial_loss(critic, critic_params, fake):
   return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, jnp.ones_like(logits)))
 
 
-def _all_finite(tree) -> jax.Array:
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-
-
-def _keep_if(ok, new, old):
-  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
-
-
 def make_adversarial_generator_step(model, critic, adversarial_weight: float, window: int,
                                     gumbel_temperature: float):
   """A jitted step (g_state, rnn_state, batch, critic_params, key) -> (g_state, rnn_state, metrics).
@@ -171,8 +163,8 @@ def make_adversarial_generator_step(model, critic, adversarial_weight: float, wi
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
     (_, (nll, adv, new_rnn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         ts.params, rnn_state, batch, critic_params, key)
-    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & _all_finite(grads)
-    new_ts = _keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & train.all_finite(grads)
+    new_ts = train.keep_if(ok, ts.apply_gradients(grads=grads), ts)
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
     metrics = {"train_nll": nll, "adv_g_loss": adv, "grad_norm": optax.tree.norm(grads),
                "finite": ok}

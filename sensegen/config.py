@@ -17,7 +17,7 @@ def _f(default, help_text: str, **extra):
 
 
 MODES = ("train", "sample", "evaluate")
-SCHEDULES = ("nll", "alternating")
+SCHEDULES = ("nll", "alternating", "adversarial")
 COVARIANCES = ("diagonal", "full")
 LSTM_IMPLS = ("scan", "fused", "bf16")
 CONDITIONS = ("", "activity")
@@ -65,7 +65,9 @@ class Config:
   keep_checkpoints: int = _f(3, "Checkpoints kept (older ones are deleted).")
   max_bad_steps: int = _f(10, "Consecutive non-finite steps tolerated before stopping.")
   # Discriminator and the alternating schedule (paper's Algorithm 1).
-  schedule: str = _f("nll", "nll | alternating.", run=True)
+  schedule: str = _f("nll", "nll | alternating (Algorithm 1) | adversarial (NLL pre-training for "
+                     "--train_steps, then --rounds of critic and NLL + adversarial steps).",
+                     run=True)
   rounds: int = _f(10, "Rounds of the alternating schedule.")
   d_epochs: int = _f(200, "Discriminator epochs per round (an epoch = one pass over the round's "
                      "2*d_batch windows in minibatches of d_minibatch).", run=True)
@@ -88,6 +90,14 @@ class Config:
   dp_delta: float = _f(1e-5, "DP: the delta of the reported (epsilon, delta).", run=True)
   dp_target_epsilon: float = _f(0.0, "DP: pick the noise for the planned steps to spend this "
                                 "epsilon, and stop when it is spent (0: no target).", run=True)
+  # The adversarial schedule (gradients from a critic through a relaxed sampler).
+  adversarial_weight: float = _f(0.1, "Weight of the non-saturating GAN loss added to the NLL.",
+                                 run=True)
+  gumbel_temperature: float = _f(0.5, "Temperature of the straight-through Gumbel-softmax "
+                                 "choice of mixture component.", run=True)
+  adv_window: int = _f(100, "Steps of the generated windows the critic scores.", run=True)
+  critic_lr_ratio: float = _f(1.0, "Critic learning rate / --learning_rate.", run=True)
+  gradient_penalty: float = _f(1.0, "R1 gradient penalty weight of the critic (0: off).", run=True)
   # Sampling.
   num_samples: int = _f(256, "Series to generate (--mode=sample); windows per set "
                         "(--mode=evaluate).")
@@ -97,6 +107,11 @@ class Config:
   label_schedule: str = _f("", "Per-step activities, e.g. WALKING:500,STAND_TO_SIT:150,SITTING:500; "
                            "its total is the sample length.")
   output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
+  # Multi-host data parallelism (jax.distributed); one process per host.
+  coordinator_address: str = _f("", "host:port of process 0; set on every host to run one job "
+                                "over several hosts (unset: single host, all local devices).")
+  num_processes: int = _f(1, "Processes (hosts) of a multi-host job.")
+  process_id: int = _f(0, "This process's index in a multi-host job.")
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
   baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")
@@ -120,9 +135,11 @@ def run_fields() -> tuple:
 _POSITIVE = ("lstm_layers", "lstm_units", "dense_units", "mixtures", "batch_size", "bptt_steps",
              "log_every", "eval_every", "eval_windows", "checkpoint_every", "keep_checkpoints",
              "max_bad_steps", "rounds", "window", "d_batch", "d_minibatch", "d_lstm_units",
-             "d_dense_units", "num_samples", "posthoc_steps", "sample_length", "learning_rate",
+             "d_dense_units", "num_samples", "posthoc_steps", "adv_window",
+             "gumbel_temperature", "critic_lr_ratio", "sample_length", "learning_rate",
              "d_learning_rate", "clip_norm", "temperature")
-_NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs")
+_NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs", "adversarial_weight",
+                 "gradient_penalty")
 
 
 def validate(cfg: Config) -> Config:
@@ -136,6 +153,8 @@ def validate(cfg: Config) -> Config:
     if getattr(cfg, name) not in allowed:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: expected one of "
                         f"{', '.join(a or repr(a) for a in allowed)}")
+  if cfg.schedule == "adversarial" and cfg.condition_on:
+    raise ConfigError("--schedule=adversarial does not support --condition_on yet")
   if cfg.label and cfg.label_schedule:
     raise ConfigError("--label and --label_schedule exclude each other")
   for name in _POSITIVE:

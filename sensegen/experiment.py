@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 
+from sensegen import adversarial
 from sensegen import models
 from sensegen import privacy
 from sensegen import train
@@ -21,10 +22,16 @@ def discriminator(cfg: Config) -> models.Discriminator:
   return models.Discriminator(lstm_units=cfg.d_lstm_units, dense_units=cfg.d_dense_units)
 
 
+def critic(cfg: Config) -> adversarial.CriticDiscriminator:
+  """The adversarial schedule's critic: stronger than the paper's D, which stays the judge."""
+  del cfg  # Its size is fixed; see `adversarial.CriticDiscriminator`.
+  return adversarial.CriticDiscriminator()
+
+
 def init_state(cfg: Config, channels: int, num_labels: int = 0) -> dict:
   """The fresh pytree a run checkpoints: generator and discriminator train states and
   the carried recurrent state of the truncated-BPTT streams."""
-  g_key, d_key = jax.random.split(jax.random.key(cfg.seed))
+  g_key, d_key, c_key = jax.random.split(jax.random.key(cfg.seed), 3)
   gen, disc = generator(cfg, channels, num_labels), discriminator(cfg)
   x = jnp.zeros((1, 2, channels), jnp.float32)
   labels = jnp.zeros((1, 2), jnp.int32) if num_labels else None
@@ -33,8 +40,13 @@ def init_state(cfg: Config, channels: int, num_labels: int = 0) -> dict:
   else:
     g_tx = train.make_optimizer(cfg.learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
   d_tx = train.make_optimizer(cfg.d_learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
-  return {
+  state = {
       "g": train.create_train_state(g_key, gen, (gen.zero_state(1), x, labels), g_tx),
       "d": train.create_train_state(d_key, disc, (x,), d_tx),
       "rnn": gen.zero_state(cfg.batch_size),
   }
+  if cfg.schedule == "adversarial":
+    c_tx = train.make_optimizer(cfg.learning_rate * cfg.critic_lr_ratio, cfg.rmsprop_decay,
+                                cfg.clip_norm)
+    state["c"] = train.create_train_state(c_key, critic(cfg), (x,), c_tx)
+  return state

@@ -92,6 +92,9 @@ def main(argv) -> int:
   _quiet_libraries()
   try:
     cfg = config_from_flags()
+    if cfg.coordinator_address:
+      import jax
+      jax.distributed.initialize(cfg.coordinator_address, cfg.num_processes, cfg.process_id)
     if cfg.mode == "train":
       return _train(cfg)
     if cfg.mode == "sample":

@@ -14,9 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sensegen import adversarial
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import input_pipeline
+from sensegen import parallel
 from sensegen import plots
 from sensegen import privacy
 from sensegen import sampling
@@ -39,6 +41,8 @@ def prepare(cfg: Config) -> "Trainer":
   `dataset.json` (what `sensegen.load` needs besides checkpoints) and builds the trainer.
   Bad input raises before anything is written."""
   privacy.check_compatible(cfg.schedule, cfg.dp)
+  if jax.device_count() > 1:
+    parallel.check_batch_size(cfg.batch_size, jax.device_count())
   config_path = os.path.join(cfg.workdir, "config.json")
   if os.path.exists(config_path):
     config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
@@ -57,7 +61,7 @@ class StopFlag:
 
 
 # Purposes folded into the round's key so that each draw is independent.
-_D_TRAIN, _D_HELDOUT, _PLOT, _DP_NOISE = 1, 2, 3, 4
+_D_TRAIN, _D_HELDOUT, _PLOT, _DP_NOISE, _ADVERSARIAL, _CRITIC = 1, 2, 3, 4, 5, 6
 
 
 @dataclasses.dataclass
@@ -72,7 +76,10 @@ class Trainer:
     self.gen = experiment.generator(cfg, len(self.run_data.channels), self.run_data.num_labels)
     self.disc = experiment.discriminator(cfg)
     self.budget = None
-    self.g_step = train.make_generator_step(self.gen)
+    if jax.device_count() > 1:  # Data-parallel over every device, parameters replicated.
+      self.g_step = parallel.make_parallel_generator_step(self.gen, parallel.make_mesh())
+    else:
+      self.g_step = train.make_generator_step(self.gen)
     self.d_step = train.make_discriminator_step(self.disc)
     self.d_accuracy = train.make_discriminator_accuracy(self.disc)
     self.nll = train.make_nll_eval(self.gen)
@@ -88,6 +95,12 @@ class Trainer:
     self.baseline_nll = train.gaussian_nll(self.run_data.train.series, self.eval_set)
     self.key = jax.random.key(cfg.seed)
     self.dp_key = jax.random.fold_in(self.key, _DP_NOISE)
+    self.adv_key = jax.random.fold_in(self.key, _ADVERSARIAL)
+    if cfg.schedule == "adversarial":
+      self.critic = experiment.critic(cfg)
+      self.adv_step = adversarial.make_adversarial_generator_step(
+          self.gen, self.critic, cfg.adversarial_weight, cfg.adv_window, cfg.gumbel_temperature)
+      self.c_step = adversarial.make_critic_step(self.critic, cfg.gradient_penalty)
 
   def setup_privacy(self, saved_noise=None) -> None:
     """The DP step and accountant of a --dp run. With a target epsilon the noise is the one
@@ -160,21 +173,18 @@ class Trainer:
       logging.info("the privacy budget is spent after %d generator steps: stopping there",
                    self.max_steps())
       until = self.max_steps()
-    nll_sum, bad, worst, since, tick = 0.0, jnp.int32(0), jnp.int32(0), 0, time.time()
+    sums, good, bad, worst, since, tick = {}, 0, jnp.int32(0), jnp.int32(0), 0, time.time()
     while meta["step"] < until:
       if self.stop.signal is not None:
         self.save(state, meta)
         return False
       batch, streams = windows.next_chunk(series, streams, cfg.bptt_steps, meta["step"],
                                           cfg.seed, labels)
-      if self.budget:
-        # An example must be one window: no state carried in from other examples.
-        batch["reset"] = np.ones_like(batch["reset"])
-        state["g"], state["rnn"], m = self.g_step(
-            state["g"], state["rnn"], batch, jax.random.fold_in(self.dp_key, meta["step"]))
-      else:
-        state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
-      nll_sum = nll_sum + jnp.where(m["finite"], m["train_nll"], 0.0)
+      m = self._step(state, batch, meta["step"])
+      for name in ("train_nll", "adv_g_loss"):  # Means over the finite steps of a log period.
+        if name in m:
+          sums[name] = sums.get(name, 0.0) + jnp.where(m["finite"], m[name], 0.0)
+      good = good + m["finite"]
       bad = jnp.where(m["finite"], 0, bad + 1)
       worst = jnp.maximum(worst, bad)
       since += 1
@@ -184,12 +194,12 @@ class Trainer:
       if step % cfg.log_every == 0 or step == until:
         self._check_bad_steps(int(worst))
         elapsed = time.time() - tick
-        row.update(train_nll=float(nll_sum) / max(since - int(bad), 1),
+        row.update({k: float(v) / max(int(good), 1) for k, v in sums.items()},
                    steps_per_sec=since / elapsed)
         if self.budget:
           row["epsilon"] = self.budget.spent(step)
         self._progress(step, total, row, elapsed / since)
-        nll_sum, since, tick = 0.0, 0, time.time()
+        sums, good, since, tick = {}, 0, 0, time.time()
       if step % cfg.eval_every == 0 or step == until:
         row.update(self.evaluate_nll(state))
       if row:
@@ -198,9 +208,24 @@ class Trainer:
         self.save(state, meta)
     return True
 
+  def _step(self, state, batch, step: int) -> dict:
+    """One generator update of the kind the schedule asks for; returns its metrics."""
+    if self.budget:
+      # An example must be one window: no state carried in from other examples.
+      batch["reset"] = np.ones_like(batch["reset"])
+      key = jax.random.fold_in(self.dp_key, step)
+      state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch, key)
+    elif self.cfg.schedule == "adversarial" and step >= self.cfg.train_steps:
+      key = jax.random.fold_in(self.adv_key, step)
+      state["g"], state["rnn"], m = self.adv_step(state["g"], state["rnn"], batch,
+                                                  state["c"].params, key)
+    else:
+      state["g"], state["rnn"], m = self.g_step(state["g"], state["rnn"], batch)
+    return m
+
   def write_row(self, row: dict) -> None:
     """To metrics.jsonl and TensorBoard, unless a run before a crash already wrote it."""
-    if self.log.write(row):
+    if jax.process_index() == 0 and self.log.write(row):  # One writer in multi-host jobs.
       self.tb.scalars(row["step"], row)
 
   def _check_bad_steps(self, worst: int) -> None:
@@ -217,7 +242,7 @@ class Trainer:
   def _progress(self, step: int, total: int, row: dict, sec_per_step: float) -> None:
     eta = max(total - step, 0) * sec_per_step
     logging.info("step %d/%d  train_nll %.4f  %.2f steps/s  ETA %dm%02ds", step, total,
-                 row["train_nll"], row["steps_per_sec"], eta // 60, eta % 60)
+                 row.get("train_nll", float("nan")), row["steps_per_sec"], eta // 60, eta % 60)
 
   # --- discriminator -------------------------------------------------------
 
@@ -275,6 +300,8 @@ class Trainer:
       self.setup_privacy(meta.get("privacy", {}).get("noise_multiplier"))
     if self.cfg.schedule == "alternating":
       done = self._alternating(state, meta)
+    elif self.cfg.schedule == "adversarial":
+      done = self._adversarial(state, meta)
     else:
       total = self.cfg.train_steps
       done = self.generator_steps(state, meta, total, total)
@@ -304,9 +331,49 @@ class Trainer:
       self.save(state, meta)
     return True
 
+  def critic_round(self, state, meta) -> dict:
+    """`d_epochs` critic steps, each on fresh real and generated windows of `adv_window`."""
+    cfg, r = self.cfg, meta["round"]
+    rng = np.random.default_rng([cfg.seed, r, _CRITIC])
+    round_key = jax.random.fold_in(jax.random.fold_in(self.key, _CRITIC), r)
+    totals = {}
+    for i in range(cfg.d_epochs):
+      real = windows.random_windows(self.run_data.train.series, cfg.d_minibatch,
+                                    cfg.adv_window, rng)
+      fake = np.asarray(sampling.sample_jit(self.gen, state["g"].params,
+                                            jax.random.fold_in(round_key, i), cfg.d_minibatch,
+                                            cfg.adv_window, cfg.temperature))
+      state["c"], m = self.c_step(state["c"], real, fake)
+      totals = {k: totals.get(k, 0.0) + v for k, v in m.items()}
+    return {"round": r + 1, **{k: float(v) / max(cfg.d_epochs, 1) for k, v in totals.items()}}
+
+  def _adversarial(self, state, meta) -> bool:
+    """NLL pre-training for `train_steps`, then rounds of critic and adversarial G steps."""
+    cfg = self.cfg
+    total = cfg.train_steps + cfg.rounds * cfg.g_epochs
+    if not self.generator_steps(state, meta, max(cfg.train_steps, meta["step"]), total):
+      return False
+    while meta["round"] < cfg.rounds:
+      if meta["phase"] == "d":
+        if self.stop.signal is not None:
+          self.save(state, meta)
+          return False
+        row = self.critic_round(state, meta)
+        logging.info("round %d/%d  critic loss %.3f, accuracy %.3f", row["round"], cfg.rounds,
+                     row["adv_d_loss"], row["adv_d_accuracy"])
+        self.write_row({"step": meta["step"], **row})
+        meta.update(phase="g", g_until=meta["step"] + cfg.g_epochs)
+      if not self.generator_steps(state, meta, meta["g_until"], total):
+        return False
+      meta.update(phase="d", round=meta["round"] + 1)
+      self.save(state, meta)
+    return True
+
   # --- figures -------------------------------------------------------------
 
   def write_plots(self, state) -> None:
+    if jax.process_index() != 0:
+      return
     cfg, rd = self.cfg, self.run_data
     rows = read_rows(self.log.path)
     plots.nll_curves(rows, os.path.join(cfg.workdir, "nll.png"))

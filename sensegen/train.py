@@ -38,12 +38,14 @@ def sequence_nll(model, params, state, inputs, targets, labels=None):
   return -jnp.mean(mdn.mixture_log_prob(mix, targets)), state
 
 
-def _all_finite(tree) -> jax.Array:
+def all_finite(tree) -> jax.Array:
+  """Whether every leaf of `tree` is finite (a scalar bool array)."""
   leaves = jax.tree.leaves(tree)
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
-def _keep_if(ok, new, old):
+def keep_if(ok, new, old):
+  """`new` where the scalar `ok` holds, else `old`, leaf by leaf."""
   return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
@@ -62,8 +64,8 @@ def make_generator_step(model):
     loss_fn = lambda p: sequence_nll(model, p, rnn_state, batch["inputs"], batch["targets"],
                                      batch.get("labels"))
     (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
-    ok = jnp.isfinite(nll) & _all_finite(grads)
-    new_ts = _keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    ok = jnp.isfinite(nll) & all_finite(grads)
+    new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
     metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
     return new_ts, new_rnn_state, metrics

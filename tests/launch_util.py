@@ -9,9 +9,9 @@ REPO = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO / "launch" / "smoke.flags")
 
 
-def launch(*flags, timeout=300, **popen):
+def launch(*flags, timeout=300, env=None, **popen):
   """Runs `python -m sensegen.launch --flagfile=launch/smoke.flags FLAGS...`."""
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), **(env or {})}
   return subprocess.run([sys.executable, "-m", "sensegen.launch", f"--flagfile={SMOKE}", *flags],
                         capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO,
                         **popen)

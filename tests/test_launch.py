@@ -54,6 +54,19 @@ def test_rerun_resumes_without_rewriting_metrics(trained):
   assert "plots/traces" in steps
 
 
+def test_data_parallel_run_on_4_devices_follows_the_1_device_run(trained, tmp_path):
+  four = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+  result = launch(f"--workdir={tmp_path}", env=four)
+  assert result.returncode == 0, result.stderr[-3000:]
+  single = [r for r in metrics.read_rows(str(trained / "metrics.jsonl")) if "train_nll" in r]
+  multi = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "train_nll" in r]
+  for a, b in zip(single[:3], multi):
+    assert a["step"] == b["step"]
+    np.testing.assert_allclose(b["train_nll"], a["train_nll"], rtol=1e-4)
+  result = launch(f"--workdir={tmp_path / 'odd'}", "--batch_size=6", env=four, timeout=120)
+  assert result.returncode == 2 and "not divisible by the 4 devices" in result.stderr
+
+
 def test_sample_npz_and_csv(trained, tmp_path):
   npz, csv = tmp_path / "s.npz", tmp_path / "s.csv"
   for out in (npz, csv):
@@ -193,3 +206,22 @@ def test_dp_run_reports_epsilon_and_stops_when_the_budget_is_spent(tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   with np.load(out, allow_pickle=False) as f:
     assert abs(float(f["epsilon"]) - eps[1]) < 1e-6 and float(f["delta"]) == 1e-5
+
+
+def test_adversarial_schedule_logs_critic_and_generator_losses(tmp_path):
+  result = launch(f"--workdir={tmp_path}", "--schedule=adversarial", "--train_steps=10",
+                  "--adv_window=30")
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
+  rounds = [r for r in rows if "round" in r]
+  assert [(r["round"], r["step"]) for r in rounds] == [(1, 10), (2, 20)]
+  assert all(0 <= r["adv_d_accuracy"] <= 1 and r["adv_d_loss"] > 0 for r in rounds)
+  adv = [r for r in rows if "adv_g_loss" in r]
+  assert [r["step"] for r in adv] == [20, 30] and all(r["adv_g_loss"] > 0 for r in adv)
+  assert not [r for r in rows if "adv_g_loss" in r and r["step"] <= 10]  # NLL pre-training
+
+
+def test_dp_with_adversarial_is_refused(tmp_path):
+  result = launch(f"--workdir={tmp_path / 'w'}", "--schedule=adversarial", "--dp", timeout=120)
+  assert result.returncode == 2 and "--dp with --schedule=adversarial is refused" in result.stderr
+  assert not (tmp_path / "w").exists()
