@@ -30,16 +30,19 @@ def _steps():
   }
 
 
+def _state(model, key, example_inputs, lr):
+  # A jitted init compiles faster than Flax's op-by-op one.
+  params = jax.jit(model.init)(key, *example_inputs)
+  return train.TrainState.create(apply_fn=None, params=params,
+                                 tx=train.make_optimizer(lr, 0.9, 1.0))
+
+
 def _g_state(seed=0, lr=1e-2):
-  return train.create_train_state(jax.random.key(seed), _GEN,
-                                  (_GEN.zero_state(1), jnp.zeros((1, 2, 1))),
-                                  train.make_optimizer(lr, 0.9, 1.0))
+  return _state(_GEN, jax.random.key(seed), (_GEN.zero_state(1), jnp.zeros((1, 2, 1))), lr)
 
 
 def _c_state(seed=1, lr=3e-3):
-  return train.create_train_state(jax.random.key(seed), _CRITIC,
-                                  (jnp.zeros((1, _WINDOW, 1)),),
-                                  train.make_optimizer(lr, 0.9, 1.0))
+  return _state(_CRITIC, jax.random.key(seed), (jnp.zeros((1, _WINDOW, 1)),), lr)
 
 
 def _sines(rng, num, length=_WINDOW):
@@ -68,17 +71,18 @@ def test_relaxed_sample_approaches_mdn_sample_as_the_gumbel_temperature_falls():
   n = 20000
   keys = jax.random.split(jax.random.key(1), n)
   x = jax.vmap(lambda k: mdn.sample(k, *_MIXTURE))(keys)
-  mean, var = float(x.mean()), float(x.var())  # ~0.53, ~4.6
-  errors = {}
-  for tau in (5.0, 1.0, 0.05):
+  mean, var = float(x.mean()), float(x.var())  # exact: -0.13, 5.0
+  errors = []
+  for tau in (5.0, 1.0, 0.2, 0.01):
     m, v = _relaxed_moments(tau, n, hard=False)
-    errors[tau] = abs(float(m) - mean) + abs(float(v) - var)
-  # Soft blends of far-apart components shrink the variance; the blend sharpens as tau falls.
-  assert errors[5.0] > errors[1.0] > errors[0.05]
-  assert errors[0.05] < 0.3
+    errors.append((abs(float(m) - mean), abs(float(v) - var)))
+  # Soft blends of far-apart components shrink the variance (to 0.35 at tau=5); the
+  # blend sharpens into a single component as tau falls.
+  assert [e[1] for e in errors] == sorted((e[1] for e in errors), reverse=True)
+  assert errors[-1][0] < 0.1 and errors[-1][1] < 0.05 * var
   # The straight-through forward pass is an exact mixture draw at any temperature.
-  m, v = _relaxed_moments(1.0, n, hard=True)
-  assert abs(float(m) - mean) < 0.1 and abs(float(v) - var) < 0.25
+  m, v = _relaxed_moments(5.0, n, hard=True)
+  assert abs(float(m) - mean) < 0.1 and abs(float(v) - var) < 0.05 * var
 
 
 @pytest.mark.parametrize("hard", [True, False])
@@ -97,11 +101,10 @@ def test_relaxed_sample_gradients_are_finite_and_nonzero(hard):
 
 
 def test_differentiable_sample_gradients_reach_every_generator_param():
-  gen = models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3)
-  params = gen.init(jax.random.key(0), gen.zero_state(1), jnp.zeros((1, 2, 1)))
+  params = _g_state().params
 
   def score(p):
-    xs = adversarial.differentiable_sample(gen, p, jax.random.key(1), 4, 30)
+    xs = adversarial.differentiable_sample(_GEN, p, jax.random.key(1), 4, 30)
     return jnp.mean(jnp.sin(xs)), xs
 
   grads, xs = jax.jit(jax.grad(score, has_aux=True))(params)
@@ -157,12 +160,14 @@ def test_adversarial_generator_step_changes_params_and_keeps_finite():
 def test_critic_step_learns_sine_from_noise():
   rng = np.random.default_rng(0)
   c_state, losses = _c_state(), []
-  for _ in range(40):
+  for _ in range(50):
     fake = rng.normal(size=(_BATCH, _WINDOW, 1)).astype(np.float32)
     c_state, m = _steps()["critic"](c_state, _sines(rng, _BATCH), fake)
     losses.append(float(m["adv_d_loss"]))
   assert set(m) == {"adv_d_loss", "adv_d_accuracy"}
-  assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+  assert losses[0] > 0.6  # ~log 2 at init
+  # RMSProp at 3e-3 makes the odd spike; the median is what must fall.
+  assert np.median(losses[-10:]) < 0.2 * losses[0]
   assert float(m["adv_d_accuracy"]) == 1.0
 
 
@@ -183,11 +188,10 @@ def _fake(params, key):
 def _judge_accuracy(params, train_series, test_series):
   """Held-out accuracy of a fresh paper-style D trained on real vs generated windows."""
   judge = models.Discriminator(lstm_units=16, dense_units=8)
-  state = train.create_train_state(jax.random.key(5), judge, (jnp.zeros((1, _WINDOW, 1)),),
-                                   train.make_optimizer(3e-3, 0.9, 1.0))
+  state = _state(judge, jax.random.key(5), (jnp.zeros((1, _WINDOW, 1)),), lr=1e-3)
   step, accuracy = train.make_discriminator_step(judge), train.make_discriminator_accuracy(judge)
   rng, y = np.random.default_rng(9), np.repeat([1.0, 0.0], _BATCH).astype(np.float32)
-  for i in range(150):
+  for i in range(400):
     x = np.concatenate([windows.random_windows(train_series, _BATCH, _WINDOW, rng),
                         _fake(params, jax.random.key(90000 + i))])
     state, _, _ = step(state, x, y)
