@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from launch_util import REPO, launch
+from launch_util import REPO, launch, launch_in_process
 from sensegen import metrics
 from sensegen import tensorboard
 
@@ -105,20 +105,27 @@ def test_alternating_schedule_logs_rounds(tmp_path):
     ("--window=100000", "100000"),
     ("--no_such_flag=1", "no_such_flag"),
 ])
-def test_bad_input_one_line_exit_2_nothing_written(tmp_path, flag, culprit):
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, flag, culprit):
   workdir = tmp_path / "w"
-  result = launch(f"--workdir={workdir}", flag, timeout=120)
-  assert result.returncode == 2, result.stderr[-2000:]
-  lines = [l for l in result.stderr.splitlines() if l.startswith("error:")]
-  assert len(lines) == 1 and culprit in lines[0], result.stderr[-2000:]
-  assert "Traceback" not in result.stderr
+  assert launch_in_process(f"--workdir={workdir}", flag) == 2
+  err = capsys.readouterr().err
+  lines = [l for l in err.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1 and culprit in lines[0], err[-2000:]
+  assert "Traceback" not in err
   assert not workdir.exists()
 
 
-def test_resume_with_contradicting_flag_is_refused(trained):
-  result = launch(f"--workdir={trained}", "--lstm_units=32", timeout=120)
-  assert result.returncode == 2
-  assert "--lstm_units=32 contradicts" in result.stderr and "lstm_units=16" in result.stderr
+def test_bad_flag_in_a_real_process_exits_2_without_traceback(tmp_path):
+  result = launch(f"--workdir={tmp_path / 'w'}", "--lstm_units=0", timeout=120)
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  assert [l for l in result.stderr.splitlines() if l.startswith("error:")] == [
+      "error: --lstm_units=0: must be positive"]
+
+
+def test_resume_with_contradicting_flag_is_refused(trained, capsys):
+  assert launch_in_process(f"--workdir={trained}", "--lstm_units=32") == 2
+  err = capsys.readouterr().err
+  assert "--lstm_units=32 contradicts" in err and "lstm_units=16" in err
 
 
 def test_evaluate_writes_report_with_baselines(trained):
@@ -138,13 +145,12 @@ def test_evaluate_writes_report_with_baselines(trained):
     assert (trained / "eval" / png).is_file()
 
 
-def test_evaluate_rejects_synthetic_file_with_other_channels(trained, tmp_path):
+def test_evaluate_rejects_synthetic_file_with_other_channels(trained, tmp_path, capsys):
   bad = tmp_path / "bad.npz"
   np.savez(bad, x=np.zeros((4, 50, 2), np.float32), channels=np.array(["a", "b"]))
-  result = launch(f"--workdir={trained}", "--mode=evaluate", f"--synthetic={bad}", timeout=120)
-  assert result.returncode == 2
-  assert "bad.npz" in result.stderr and "channels" in result.stderr
-  assert "Traceback" not in result.stderr
+  assert launch_in_process(f"--workdir={trained}", "--mode=evaluate", f"--synthetic={bad}") == 2
+  err = capsys.readouterr().err
+  assert "bad.npz" in err and "channels" in err
 
 
 def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path):
@@ -221,7 +227,7 @@ def test_adversarial_schedule_logs_critic_and_generator_losses(tmp_path):
   assert not [r for r in rows if "adv_g_loss" in r and r["step"] <= 10]  # NLL pre-training
 
 
-def test_dp_with_adversarial_is_refused(tmp_path):
-  result = launch(f"--workdir={tmp_path / 'w'}", "--schedule=adversarial", "--dp", timeout=120)
-  assert result.returncode == 2 and "--dp with --schedule=adversarial is refused" in result.stderr
+def test_dp_with_adversarial_is_refused(tmp_path, capsys):
+  assert launch_in_process(f"--workdir={tmp_path / 'w'}", "--schedule=adversarial", "--dp") == 2
+  assert "--dp with --schedule=adversarial is refused" in capsys.readouterr().err
   assert not (tmp_path / "w").exists()
