@@ -14,11 +14,12 @@ import jax.numpy as jnp
 import optax
 
 from sensegen import lstm
+from sensegen import mdn
 from sensegen import train
 from sensegen.errors import ConfigError
 
 
-def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True):
+def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True, offdiag=None):
   """A differentiable draw x ~ the mixture, `[..., D]`.
 
   x = sum_k w_k (mu_k + sigma_k * eps_k) with eps_k ~ N(0, I) and w the Gumbel-softmax
@@ -33,9 +34,11 @@ def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True):
     log_sigma: `[..., K, D]`.
     gumbel_temperature: > 0; lower is closer to a discrete choice, with noisier gradients.
     hard: straight-through one-hot choice instead of a soft blend of components.
+    offdiag: `[..., K, D(D-1)/2]` of a full-covariance mixture (`mdn.sample_full`);
+      the noise is then L_k eps_k with L_k the component's Cholesky factor.
 
   Returns:
-    `[..., D]` samples; gradients reach logits, mu and log_sigma.
+    `[..., D]` samples; gradients reach logits, mu, log_sigma (and offdiag).
   """
   g_key, n_key = jax.random.split(key)
   gumbel = jax.random.gumbel(g_key, logits.shape, logits.dtype)
@@ -44,7 +47,11 @@ def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True):
     one_hot = jax.nn.one_hot(jnp.argmax(w, axis=-1), w.shape[-1], dtype=w.dtype)
     w = one_hot + w - jax.lax.stop_gradient(w)
   eps = jax.random.normal(n_key, mu.shape, mu.dtype)
-  return jnp.einsum("...k,...kd->...d", w, mu + jnp.exp(log_sigma) * eps)
+  if offdiag is None:
+    noise = jnp.exp(log_sigma) * eps
+  else:
+    noise = jnp.einsum("...ij,...j->...i", mdn.cholesky_factor(log_sigma, offdiag), eps)
+  return jnp.einsum("...k,...kd->...d", w, mu + noise)
 
 
 def differentiable_sample(model, params, key, num_samples: int, length: int,
@@ -54,15 +61,15 @@ def differentiable_sample(model, params, key, num_samples: int, length: int,
   Same recursion as `sampling.sample` (zero state, zero first input, each draw fed
   back as the next input) with `relaxed_sample` in place of `mdn.sample`, so the
   gradient of any function of the output reaches `params` through every step.
-  Unconditioned generators only.
+  Unconditioned generators only; diagonal or full covariance.
   """
   if model.num_labels:
     raise ConfigError("differentiable_sample does not support label-conditioned generators")
 
   def step(carry, step_key):
     state, x = carry
-    state, mix = model.apply(params, state, x, method=model.step)
-    x = relaxed_sample(step_key, *mix, gumbel_temperature=gumbel_temperature, hard=hard)
+    state, (logits, mu, log_sigma, *offdiag) = model.apply(params, state, x, method=model.step)
+    x = relaxed_sample(step_key, logits, mu, log_sigma, gumbel_temperature, hard, *offdiag)
     return (state, x), x
 
   x0 = jnp.zeros((num_samples, model.channels), jnp.float32)

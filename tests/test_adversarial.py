@@ -17,6 +17,7 @@ from sensegen.errors import ConfigError
 # step compiles once for the whole file.
 _GEN = models.Generator(channels=1, lstm_layers=1, lstm_units=16, dense_units=16, mixtures=3)
 _CRITIC = adversarial.CriticDiscriminator(lstm_layers=1, lstm_units=16, dense_units=16)
+_JUDGE = models.Discriminator(lstm_units=16, dense_units=8)
 _BATCH, _BPTT, _WINDOW = 16, 20, 40
 
 
@@ -27,22 +28,29 @@ def _steps():
       "adv": adversarial.make_adversarial_generator_step(
           _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5),
       "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
+      "judge": train.make_discriminator_step(_JUDGE),
+      "judge_accuracy": train.make_discriminator_accuracy(_JUDGE),
   }
 
 
+@functools.cache
+def _init_and_tx(model, lr):
+  # One jitted init (faster to compile than Flax's op-by-op one) and one optimizer per
+  # model: the optimizer is static in TrainState, so a new one would recompile the steps.
+  return jax.jit(model.init), train.make_optimizer(lr, 0.9, 1.0)
+
+
 def _state(model, key, example_inputs, lr):
-  # A jitted init compiles faster than Flax's op-by-op one.
-  params = jax.jit(model.init)(key, *example_inputs)
-  return train.TrainState.create(apply_fn=None, params=params,
-                                 tx=train.make_optimizer(lr, 0.9, 1.0))
+  init, tx = _init_and_tx(model, lr)
+  return train.TrainState.create(apply_fn=None, params=init(key, *example_inputs), tx=tx)
 
 
-def _g_state(seed=0, lr=1e-2):
-  return _state(_GEN, jax.random.key(seed), (_GEN.zero_state(1), jnp.zeros((1, 2, 1))), lr)
+def _g_state(seed=0):
+  return _state(_GEN, jax.random.key(seed), (_GEN.zero_state(1), jnp.zeros((1, 2, 1))), 1e-2)
 
 
-def _c_state(seed=1, lr=3e-3):
-  return _state(_CRITIC, jax.random.key(seed), (jnp.zeros((1, _WINDOW, 1)),), lr)
+def _c_state(seed=1):
+  return _state(_CRITIC, jax.random.key(seed), (jnp.zeros((1, _WINDOW, 1)),), 3e-3)
 
 
 def _sines(rng, num, length=_WINDOW):
@@ -100,15 +108,33 @@ def test_relaxed_sample_gradients_are_finite_and_nonzero(hard):
     assert np.all(np.isfinite(g)) and float(jnp.linalg.norm(g)) > 0
 
 
-def test_differentiable_sample_gradients_reach_every_generator_param():
-  params = _g_state().params
+def test_relaxed_sample_matches_mdn_sample_full_with_correlated_channels():
+  logits, mu = jnp.array([0.0, 0.5]), jnp.array([[-2.0, 1.0], [2.0, 0.0]])
+  log_sigma = jnp.log(jnp.array([[0.5, 1.0], [1.0, 0.3]]))
+  offdiag = jnp.array([[0.8], [-0.5]])
+  keys = jax.random.split(jax.random.key(1), 40000)
+  ref = jax.vmap(lambda k: mdn.sample_full(k, logits, mu, log_sigma, offdiag))(keys[::2])
+  x = jax.vmap(lambda k: adversarial.relaxed_sample(
+      k, logits, mu, log_sigma, 1.0, offdiag=offdiag))(keys[1::2])
+  np.testing.assert_allclose(x.mean(0), ref.mean(0), atol=0.06)
+  np.testing.assert_allclose(np.cov(np.asarray(x).T), np.cov(np.asarray(ref).T), atol=0.12)
+
+
+_FULL_GEN = models.Generator(channels=2, lstm_layers=1, lstm_units=8, dense_units=8,
+                             mixtures=3, covariance="full")
+
+
+@pytest.mark.parametrize("gen", [_GEN, _FULL_GEN], ids=["diagonal", "full"])
+def test_differentiable_sample_gradients_reach_every_generator_param(gen):
+  params = _state(gen, jax.random.key(0), (gen.zero_state(1), jnp.zeros((1, 2, gen.channels))),
+                  1e-2).params
 
   def score(p):
-    xs = adversarial.differentiable_sample(_GEN, p, jax.random.key(1), 4, 30)
+    xs = adversarial.differentiable_sample(gen, p, jax.random.key(1), 4, 30)
     return jnp.mean(jnp.sin(xs)), xs
 
   grads, xs = jax.jit(jax.grad(score, has_aux=True))(params)
-  assert xs.shape == (4, 30, 1) and np.all(np.isfinite(xs))
+  assert xs.shape == (4, 30, gen.channels) and np.all(np.isfinite(xs))
   for path, g in jax.tree_util.tree_leaves_with_path(grads):
     assert np.all(np.isfinite(g)), path
     assert float(jnp.linalg.norm(g)) > 0, path
@@ -128,8 +154,9 @@ def test_critic_spectral_norm_bounds_the_dense_kernels():
 
 
 def test_critic_returns_one_logit_per_window():
-  params = _CRITIC.init(jax.random.key(0), jnp.zeros((3, 7, 2)))
-  assert _CRITIC.apply(params, jnp.ones((3, 7, 2))).shape == (3,)
+  x = jax.ShapeDtypeStruct((3, 7, 2), jnp.float32)
+  params = jax.eval_shape(_CRITIC.init, jax.random.key(0), x)
+  assert jax.eval_shape(_CRITIC.apply, params, x).shape == (3,)
 
 
 def test_adversarial_generator_step_changes_params_and_keeps_finite():
@@ -187,9 +214,8 @@ def _fake(params, key):
 
 def _judge_accuracy(params, train_series, test_series):
   """Held-out accuracy of a fresh paper-style D trained on real vs generated windows."""
-  judge = models.Discriminator(lstm_units=16, dense_units=8)
-  state = _state(judge, jax.random.key(5), (jnp.zeros((1, _WINDOW, 1)),), lr=1e-3)
-  step, accuracy = train.make_discriminator_step(judge), train.make_discriminator_accuracy(judge)
+  state = _state(_JUDGE, jax.random.key(5), (jnp.zeros((1, _WINDOW, 1)),), 1e-3)
+  step, accuracy = _steps()["judge"], _steps()["judge_accuracy"]
   rng, y = np.random.default_rng(9), np.repeat([1.0, 0.0], _BATCH).astype(np.float32)
   for i in range(400):
     x = np.concatenate([windows.random_windows(train_series, _BATCH, _WINDOW, rng),
@@ -251,9 +277,11 @@ def test_adversarial_fine_tuning_moves_the_held_out_judge_toward_chance():
   """Teacher-forced NLL trains on carried states and true inputs; its free-running
   samples lose amplitude and a fresh judge tells them apart. NLL + adversarial also
   trains on its own zero-state rollouts: the judge's held-out accuracy drops and the
-  amplitude moves toward the data's. The spike rate does not improve.
+  amplitude moves toward the data's. Seed 0: judge 0.992 -> 0.932, mean |x| 0.587 ->
+  0.617 (data 0.687); seeds 1-5 agree (judge margin 0.02-0.07). The spike rate
+  (~1.4% of steps > 2.5) is already matched by NLL alone and does not improve.
   """
   r = _toy_comparison(seed=0)
-  print(r)
-  assert r["judge_adv"] < r["judge_nll"] - 0.01
-  assert abs(r["amplitude_adv"] - r["real_amplitude"]) < abs(r["amplitude_nll"] - r["real_amplitude"])
+  assert r["judge_adv"] < r["judge_nll"] - 0.01, r
+  real = r["real_amplitude"]
+  assert abs(r["amplitude_adv"] - real) < abs(r["amplitude_nll"] - real), r
