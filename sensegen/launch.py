@@ -53,9 +53,13 @@ def _train(cfg) -> int:
     del frame
     trainer.stop.signal = signum
 
-  signal.signal(signal.SIGTERM, on_signal)
-  signal.signal(signal.SIGINT, on_signal)
-  if trainer.run():
+  previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    finished = trainer.run()
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  if finished:
     logging.info("training finished; outputs in %s", cfg.workdir)
     return 0
   name = signal.Signals(trainer.stop.signal).name

@@ -7,7 +7,9 @@ into an array_record TFDS dataset in the data dir; later calls read that back
 without TensorFlow through `as_data_source`.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import importlib.resources
 import io
@@ -309,6 +311,18 @@ class Har(tfds.core.GeneratorBasedBuilder):
       }
 
 
+@contextlib.contextmanager
+def _build_lock(data_dir: PathLike):
+  """An exclusive lock across processes, so that concurrent first uses build once."""
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, ".har-build.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def prepare(data_dir: Optional[PathLike] = None,
             raw_dir: Optional[PathLike] = None,
             source: Optional[str] = None) -> Har:
@@ -325,11 +339,15 @@ def prepare(data_dir: Optional[PathLike] = None,
   """
   builder = Har(data_dir=data_dir, raw_dir=raw_dir, source=source)
   # Not builder.is_prepared(): that logs a warning when there is no dataset.
-  if not (builder.data_path / "dataset_info.json").exists():
+  built = lambda: (builder.data_path / "dataset_info.json").exists()
+  if not built():
     _raw_dir_path(raw_dir)  # Fail before TFDS announces a build.
-    # No network here: never ask GCS for a prebuilt copy.
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    with _build_lock(data_dir or default_data_dir()):
+      if built():  # Another process built it while this one waited: read it afresh.
+        return Har(data_dir=data_dir, raw_dir=raw_dir, source=source)
+      # No network here: never ask GCS for a prebuilt copy.
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     return builder
   # LazyMetadataDict reads the stored value on [] (but not on .get()).
   built_from = builder.info.metadata["source"]
