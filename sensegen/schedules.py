@@ -1,5 +1,6 @@
-"""Host loops that drive the jitted steps: the NLL schedule and the alternating G/D
-schedule (the paper's Algorithm 1), with logging, evaluation and checkpoints.
+"""Host loops that drive the jitted steps: the NLL schedule, the alternating G/D schedule
+(the paper's Algorithm 1) and the adversarial schedule, with logging, evaluation,
+checkpoints and, for --dp runs, privacy accounting.
 
 Every random choice is a function of (seed, step) or (seed, round), and the data
 stream positions are checkpointed, so a resumed run repeats an uninterrupted one.
@@ -24,8 +25,8 @@ from sensegen import privacy
 from sensegen import sampling
 from sensegen import tensorboard
 from sensegen import train
-from sensegen.checkpoint import Checkpointer
 from sensegen import config as config_lib
+from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
 from sensegen.data import windows
 from sensegen.errors import SenseGenError

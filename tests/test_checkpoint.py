@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -70,3 +71,14 @@ def test_all_damaged_is_an_error_not_a_fresh_start(tmp_path):
   _damage_largest_file(tmp_path / "ck" / "1")
   with pytest.raises(checkpoint.CheckpointError):
     checkpoint.Checkpointer(str(tmp_path / "ck")).restore_latest(_state())
+
+
+def test_missing_directory_entry_falls_back_to_previous(tmp_path):
+  ckpt = checkpoint.Checkpointer(str(tmp_path / "ck"), keep=3)
+  good = _state(0)
+  ckpt.save(1, good, {"step": 1})
+  ckpt.save(2, _state(5), {"step": 2})
+  shutil.rmtree(tmp_path / "ck" / "2" / "state")
+  step, restored, _ = checkpoint.Checkpointer(str(tmp_path / "ck")).restore_latest(_state(9))
+  assert step == 1
+  _equal(restored, good)
