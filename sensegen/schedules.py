@@ -315,16 +315,23 @@ class Trainer:
 
   def _alternating(self, state, meta) -> bool:
     cfg = self.cfg
-    total = cfg.rounds * cfg.g_epochs
+    return self._rounds(state, meta, self._discriminator_phase, cfg.rounds * cfg.g_epochs)
+
+  def _discriminator_phase(self, state, meta) -> dict:
+    row = self.discriminator_round(state, meta)
+    logging.info("round %d/%d  D accuracy: train %.3f, held-out %.3f", row["round"],
+                 self.cfg.rounds, row["d_train_accuracy"], row["d_heldout_accuracy"])
+    return row
+
+  def _rounds(self, state, meta, d_phase, total: int) -> bool:
+    """Rounds of `d_phase` (logged) then `g_epochs` generator steps, resumable per phase."""
+    cfg = self.cfg
     while meta["round"] < cfg.rounds and meta["step"] < self.max_steps():
       if meta["phase"] == "d":
         if self.stop.signal is not None:
           self.save(state, meta)
           return False
-        row = self.discriminator_round(state, meta)
-        logging.info("round %d/%d  D accuracy: train %.3f, held-out %.3f", row["round"],
-                     cfg.rounds, row["d_train_accuracy"], row["d_heldout_accuracy"])
-        self.write_row({"step": meta["step"], **row})
+        self.write_row({"step": meta["step"], **d_phase(state, meta)})
         meta.update(phase="g", g_until=meta["step"] + cfg.g_epochs)
       if not self.generator_steps(state, meta, meta["g_until"], total):
         return False
@@ -354,21 +361,13 @@ class Trainer:
     total = cfg.train_steps + cfg.rounds * cfg.g_epochs
     if not self.generator_steps(state, meta, max(cfg.train_steps, meta["step"]), total):
       return False
-    while meta["round"] < cfg.rounds:
-      if meta["phase"] == "d":
-        if self.stop.signal is not None:
-          self.save(state, meta)
-          return False
-        row = self.critic_round(state, meta)
-        logging.info("round %d/%d  critic loss %.3f, accuracy %.3f", row["round"], cfg.rounds,
-                     row["adv_d_loss"], row["adv_d_accuracy"])
-        self.write_row({"step": meta["step"], **row})
-        meta.update(phase="g", g_until=meta["step"] + cfg.g_epochs)
-      if not self.generator_steps(state, meta, meta["g_until"], total):
-        return False
-      meta.update(phase="d", round=meta["round"] + 1)
-      self.save(state, meta)
-    return True
+    return self._rounds(state, meta, self._critic_phase, total)
+
+  def _critic_phase(self, state, meta) -> dict:
+    row = self.critic_round(state, meta)
+    logging.info("round %d/%d  critic loss %.3f, accuracy %.3f", row["round"], self.cfg.rounds,
+                 row["adv_d_loss"], row["adv_d_accuracy"])
+    return row
 
   # --- figures -------------------------------------------------------------
 
