@@ -42,16 +42,15 @@ import os
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import matplotlib
 import numpy as np
 import optax
 import scipy.signal
 import scipy.stats
 
+from sensegen import fileio
+from sensegen import plots
 from sensegen.errors import DataError
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from sensegen.plots import plt
 
 # Floor of PSD values before log10, so that bins with no power stay finite.
 _PSD_FLOOR = 1e-12
@@ -649,33 +648,11 @@ def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 30.0,
 # ------------------------------------------------------------------- output
 
 
-def _replace_atomically(path: str, write) -> str:
-  """Calls `write(tmp_path)` then renames it onto `path`; returns `path`."""
-  tmp = path + ".tmp"
-  try:
-    write(tmp)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-  return path
-
-
 def _write_text(path: str, text: str) -> str:
-  """Writes `text` to `path` atomically."""
-  def write(tmp):
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-  return _replace_atomically(path, write)
-
-
-def _save_figure(fig, path: str) -> str:
-  """Saves a matplotlib figure as PNG at `path` atomically and closes it."""
-  try:
-    return _replace_atomically(
-        path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-  finally:
-    plt.close(fig)
+  """Writes `text` to `path` atomically; returns `path`."""
+  with fileio.atomic_open(path) as f:
+    f.write(text)
+  return path
 
 
 def plot_embedding(real: np.ndarray, synth: np.ndarray, path: str,
@@ -709,7 +686,8 @@ def plot_embedding(real: np.ndarray, synth: np.ndarray, path: str,
                "real vs synthetic")
   ax.legend()
   fig.tight_layout()
-  return _save_figure(fig, path)
+  plots.save_png(fig, path, dpi=120)
+  return path
 
 
 def plot_trace_grid(real: np.ndarray, synth: np.ndarray, path: str,
@@ -741,7 +719,8 @@ def plot_trace_grid(real: np.ndarray, synth: np.ndarray, path: str,
   for col in range(2):
     axes[-1, col].set_xlabel("step")
   fig.tight_layout()
-  return _save_figure(fig, path)
+  plots.save_png(fig, path, dpi=120)
+  return path
 
 
 # ------------------------------------------------------------------- report

@@ -64,11 +64,8 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
 
 def _label_runs(ds, label: int, min_length: int) -> list:
   """Stretches of at least `min_length` steps that all carry `label`."""
-  runs = []
-  for x, lab in zip(ds.series, ds.labels):
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], (lab == label).astype(np.int8), [0]])))
-    runs += [x[a:b] for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
-  return runs
+  return [x[a:b] for x, lab in zip(ds.series, ds.labels)
+          for a, b in windows.runs(lab == label, min_length)]
 
 
 def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:

@@ -6,7 +6,7 @@ import numpy as np
 
 from sensegen import data as data_lib
 from sensegen.config import Config
-from sensegen.data.windows import Normaliser, random_windows
+from sensegen.data.windows import Normaliser, random_windows, runs
 from sensegen.errors import DataError
 
 HAR_DEFAULT_CHANNELS = ("body_acc_x",)
@@ -63,12 +63,10 @@ def labelled_stretches(ds, min_length: int):
   own series; runs of consecutive activities (transitions included) stay together."""
   series, labels, subjects = [], [], []
   for x, lab, subject in zip(ds.series, ds.labels, ds.subjects):
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], (lab > 0).astype(np.int8), [0]])))
-    for start, stop in zip(edges[::2], edges[1::2]):
-      if stop - start >= min_length:
-        series.append(x[start:stop])
-        labels.append(lab[start:stop])
-        subjects.append(subject)
+    for start, stop in runs(lab > 0, min_length):
+      series.append(x[start:stop])
+      labels.append(lab[start:stop])
+      subjects.append(subject)
   return dataclasses.replace(ds, series=series, labels=labels, subjects=subjects)
 
 

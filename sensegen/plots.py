@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 from sensegen import fileio
 
 
-def _save(fig, path: str) -> None:
+def save_png(fig, path: str, dpi: int = 100) -> None:
+  """Writes `fig` as a PNG atomically (temporary file + rename) and closes it."""
   with fileio.atomic_open(path, "wb") as f:
-    fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
   plt.close(fig)
 
 
@@ -26,7 +27,7 @@ def nll_curves(rows: list, path: str) -> None:
   ax.set_ylabel("NLL (nats / step)")
   ax.legend()
   ax.grid(alpha=0.3)
-  _save(fig, path)
+  save_png(fig, path)
 
 
 def traces(real, generated, path: str, channels, sample_rate_hz: float, units=()) -> None:
@@ -46,7 +47,7 @@ def traces(real, generated, path: str, channels, sample_rate_hz: float, units=()
   unit = f" ({units[0]})" if units else ""
   axes[0, 0].set_ylabel(f"value{unit}")
   axes[0, 1].legend(fontsize=7, loc="upper right")
-  _save(fig, path)
+  save_png(fig, path)
 
 
 def discriminator_accuracy(rows: list, path: str) -> None:
@@ -64,4 +65,4 @@ def discriminator_accuracy(rows: list, path: str) -> None:
   ax.set_ylabel("discriminator accuracy")
   ax.legend()
   ax.grid(alpha=0.3)
-  _save(fig, path)
+  save_png(fig, path)

@@ -177,6 +177,7 @@ class Trainer:
     sums, good, bad, worst, since, tick = {}, 0, jnp.int32(0), jnp.int32(0), 0, time.time()
     while meta["step"] < until:
       if self.stop.signal is not None:
+        meta["streams"] = streams.to_dict()
         self.save(state, meta)
         return False
       batch, streams = windows.next_chunk(series, streams, cfg.bptt_steps, meta["step"],
@@ -190,7 +191,6 @@ class Trainer:
       worst = jnp.maximum(worst, bad)
       since += 1
       meta["step"] += 1
-      meta["streams"] = streams.to_dict()
       step, row = meta["step"], {}
       if step % cfg.log_every == 0 or step == until:
         self._check_bad_steps(int(worst))
@@ -206,7 +206,10 @@ class Trainer:
       if row:
         self.write_row({"step": step, **row})
       if step % cfg.checkpoint_every == 0:
+        meta["streams"] = streams.to_dict()
         self.save(state, meta)
+    # Stream positions go into meta only when it is saved or handed back, not every step.
+    meta["streams"] = streams.to_dict()
     return True
 
   def _step(self, state, batch, step: int) -> dict:

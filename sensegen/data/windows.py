@@ -46,6 +46,12 @@ class Normaliser:
     return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 
+def runs(mask: np.ndarray, min_length: int = 1) -> list:
+  """(start, stop) of every maximal run of True in `mask` `[T]` at least `min_length` long."""
+  edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+  return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
+
+
 def _long_enough(series, length: int, name: str):
   idx = [i for i, s in enumerate(series) if len(s) >= length]
   if not idx:
