@@ -39,11 +39,9 @@ noise: neither it nor its accuracies may be released.
 
 import dataclasses
 
-import dp_accounting
 import jax
 import jax.numpy as jnp
 import optax
-from dp_accounting import rdp
 
 from sensegen import train
 from sensegen.errors import ConfigError
@@ -164,6 +162,7 @@ def sampling_probability(batch_size: int, total_train_steps_in_data: int,
 
 
 def _dp_event(noise_multiplier: float, sampling_probability: float, steps: int):
+  import dp_accounting  # pylint: disable=g-import-not-at-top  (2 s of imports; --dp runs only)
   return dp_accounting.SelfComposedDpEvent(
       dp_accounting.PoissonSampledDpEvent(
           sampling_probability, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
@@ -174,6 +173,7 @@ def epsilon(noise_multiplier: float, sampling_probability: float, steps: int,
   """Epsilon (RDP accountant) after `steps` Poisson-sampled Gaussian steps; inf without noise."""
   if steps == 0:
     return 0.0  # dp-accounting refuses a composition of zero events.
+  from dp_accounting import rdp  # pylint: disable=g-import-not-at-top
   accountant = rdp.RdpAccountant()
   accountant.compose(_dp_event(noise_multiplier, sampling_probability, steps))
   return accountant.get_epsilon(delta)
@@ -182,6 +182,8 @@ def epsilon(noise_multiplier: float, sampling_probability: float, steps: int,
 def noise_for_target_epsilon(target_epsilon: float, sampling_probability: float,
                              steps: int, delta: float) -> float:
   """The smallest noise multiplier whose `epsilon` after `steps` is at most `target_epsilon`."""
+  import dp_accounting  # pylint: disable=g-import-not-at-top
+  from dp_accounting import rdp  # pylint: disable=g-import-not-at-top
   return dp_accounting.calibrate_dp_mechanism(
       rdp.RdpAccountant, lambda sigma: _dp_event(sigma, sampling_probability, steps),
       target_epsilon, delta)

@@ -16,9 +16,9 @@ from sensegen import tensorboard
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+  """One smoke run that the read-only tests share (in-process: JAX is already loaded)."""
   workdir = tmp_path_factory.mktemp("run")
-  result = launch(f"--workdir={workdir}")
-  assert result.returncode == 0, result.stderr[-3000:]
+  assert launch_in_process(f"--workdir={workdir}") == 0
   return workdir
 
 
@@ -55,17 +55,30 @@ def test_rerun_resumes_without_rewriting_metrics(trained, caplog):
   assert "plots/traces" in steps
 
 
+_FOUR_DEVICES = """
+import sys
+from launch_util import launch_in_process
+assert launch_in_process(f"--workdir={sys.argv[1]}", "--train_steps=20") == 0
+sys.exit(launch_in_process(f"--workdir={sys.argv[1]}/odd", "--batch_size=6"))
+"""
+
+
 def test_data_parallel_run_on_4_devices_follows_the_1_device_run(trained, tmp_path):
-  four = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-  result = launch(f"--workdir={tmp_path}", env=four)
-  assert result.returncode == 0, result.stderr[-3000:]
+  """One process with 4 CPU devices (fixed when JAX starts, hence a subprocess) trains like
+  the 1-device run, then refuses a batch that does not split over the devices."""
+  four = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+  env = {**os.environ, "XLA_FLAGS": four,
+         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+  result = subprocess.run([sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+  assert result.returncode == 2 and "not divisible by the 4 devices" in result.stderr, \
+      result.stderr[-3000:]
   single = [r for r in metrics.read_rows(str(trained / "metrics.jsonl")) if "train_nll" in r]
   multi = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "train_nll" in r]
-  for a, b in zip(single[:3], multi):
+  assert [r["step"] for r in multi] == [10, 20]
+  for a, b in zip(single, multi):
     assert a["step"] == b["step"]
     np.testing.assert_allclose(b["train_nll"], a["train_nll"], rtol=1e-4)
-  result = launch(f"--workdir={tmp_path / 'odd'}", "--batch_size=6", env=four, timeout=120)
-  assert result.returncode == 2 and "not divisible by the 4 devices" in result.stderr
 
 
 def test_sample_npz_and_csv(trained, tmp_path):
