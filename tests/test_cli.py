@@ -136,7 +136,7 @@ def design_card_run(tmp_path_factory):
 def test_design_card_command_runs_from_another_directory(design_card_run):
   workdir, _ = design_card_run
   config = (workdir / "config.json").read_text()
-  assert '"d_epochs": 200' in config and '"lstm_units": 8' in config  # har.flags, then TINY
+  assert '"rounds": 200' in config and '"lstm_units": 8' in config  # har.flags, then TINY
   assert (workdir / "metrics.jsonl").is_file()
 
 
@@ -188,3 +188,15 @@ def test_wheel_ships_flagfiles_and_the_console_command(tmp_path):
   assert result.returncode == 2, result.stderr[-3000:]
   assert result.stderr.startswith("error: --flagfile=nope.flags: ")
   assert "har.flags" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_notebook_starts_with_a_guarded_install():
+  """The quickstart opens on Colab: its first code cell installs sensegen only when it is
+  not importable (tests/test_notebook.py runs it, where it is a no-op)."""
+  import nbformat
+  nb = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
+  first = next(c for c in nb.cells if c.cell_type == "code").source
+  assert first.count("SENSEGEN_SOURCE = ") == 1
+  guarded = first.split("try:\n", 1)[1]
+  assert guarded.startswith("  import sensegen\nexcept ImportError:\n  %pip install ")
+  assert "{SENSEGEN_SOURCE}" in guarded
