@@ -1,11 +1,13 @@
-"""Command-line driver: `python -m sensegen.launch --flagfile=launch/har_quick.flags --workdir=DIR`.
+"""Command-line driver: `sensegen --flagfile=har_quick.flags --workdir=DIR`, the same as
+`python -m sensegen.launch ...`.
 
-Every `Config` field is a flag of the same name. Bad flags or data end with one line
-naming the culprit and exit code 2, with nothing written to the workdir.
+Every `Config` field is a flag of the same name. `--flagfile=NAME.flags` also finds the
+flagfiles shipped in the package (`sensegen.flagfile`). Bad flags or data end with one line
+naming the culprit and exit code 2, with nothing written to the workdir. The terminal shows
+the run's own lines and every warning; other libraries' INFO lines need `--verbosity=1`.
 """
 
 import dataclasses
-import logging as pylogging
 import os
 import signal
 import sys
@@ -15,6 +17,8 @@ from absl import flags
 from absl import logging
 
 from sensegen import config as config_lib
+from sensegen import flagfile
+from sensegen import terminal
 from sensegen.errors import ConfigError, SenseGenError
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
@@ -22,6 +26,9 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFI
 for _field in dataclasses.fields(config_lib.Config):
   _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
 FLAGS = flags.FLAGS
+# INFO lines without absl's `I1128 02:49:20.429279 140095 schedules.py:248]` prefix (absl
+# drops it at the default verbosity only); warnings keep theirs.
+FLAGS.set_default("showprefixforinfo", False)
 
 EXIT_BAD_INPUT = 2
 
@@ -38,15 +45,19 @@ def _fail(message: str) -> None:
 
 def _parse(argv):
   try:
-    return FLAGS(argv)
+    return FLAGS(flagfile.resolve_argv(argv))
   except flags.Error as err:
     _fail(str(err).splitlines()[0])
+  except ConfigError as err:
+    _fail(str(err))
 
 
 def _train(cfg) -> int:
   # Imported here so that --help and flag errors stay fast.
+  import jax
   from sensegen import schedules
 
+  logging.info("JAX backend: %s, %d device(s)", jax.default_backend(), jax.device_count())
   trainer = schedules.prepare(cfg)
 
   def on_signal(signum, frame):
@@ -60,7 +71,7 @@ def _train(cfg) -> int:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
   if finished:
-    logging.info("training finished; outputs in %s", cfg.workdir)
+    logging.info("training finished; outputs in %s", os.path.abspath(cfg.workdir))
     return 0
   name = signal.Signals(trainer.stop.signal).name
   print(f"stopped by {name}: checkpoint saved in {cfg.workdir}/checkpoints; "
@@ -93,7 +104,7 @@ def _sample(cfg) -> int:
 def main(argv) -> int:
   if len(argv) > 1:
     _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
-  _quiet_libraries()
+  terminal.configure(logging.get_absl_handler().python_handler, FLAGS.verbosity)
   try:
     cfg = config_from_flags()
     if cfg.coordinator_address:
@@ -109,13 +120,8 @@ def main(argv) -> int:
     _fail(str(err))
 
 
-def _quiet_libraries() -> None:
-  """Keeps the terminal for progress lines: Orbax, TFDS and JAX log at INFO."""
-  logging.get_absl_handler().python_handler.addFilter(
-      lambda record: record.levelno >= pylogging.WARNING or "sensegen" in record.pathname)
-
-
 def run() -> None:
+  """The `sensegen` console command."""
   app.run(main, flags_parser=_parse)
 
 

@@ -48,6 +48,9 @@ def prepare(cfg: Config) -> "Trainer":
   if os.path.exists(config_path):
     config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
   run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  logging.info("data: %d training sessions (%d steps), %d held-out sessions (%d steps); "
+               "channels %s", len(run_data.train.series), run_data.train.num_samples,
+               len(run_data.test.series), run_data.test.num_samples, ",".join(run_data.channels))
   fileio.write_json(config_path, dataclasses.asdict(cfg))
   fileio.write_json(os.path.join(cfg.workdir, "dataset.json"),
                     input_pipeline.dataset_record(run_data))
@@ -144,6 +147,8 @@ class Trainer:
     """(state, meta) from the latest good checkpoint, or fresh ones."""
     fresh = experiment.init_state(self.cfg, len(self.run_data.channels),
                                   self.run_data.num_labels)
+    logging.info("generator: %s parameters",
+                 f"{sum(leaf.size for leaf in jax.tree.leaves(fresh['g'].params)):,}")
     restored = self.ckpt.restore_latest(fresh)
     if restored is not None:
       _, state, meta = restored
@@ -203,6 +208,8 @@ class Trainer:
         sums, good, since, tick = {}, 0, 0, time.time()
       if step % cfg.eval_every == 0 or step == until:
         row.update(self.evaluate_nll(state))
+        logging.info("step %d  eval_nll %.4f  (per-channel Gaussian %.4f)", step,
+                     row["eval_nll"], row["baseline_eval_nll"])
       if row:
         self.write_row({"step": step, **row})
       if step % cfg.checkpoint_every == 0:
