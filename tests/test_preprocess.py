@@ -29,8 +29,8 @@ def test_constants_follow_uci_har():
   assert (preprocess.MEDIAN_KERNEL, preprocess.NOISE_CUTOFF_HZ,
           preprocess.GRAVITY_CUTOFF_HZ, preprocess.FILTER_ORDER,
           preprocess.SAMPLE_RATE_HZ) == (3, 20.0, 0.3, 3, 50.0)
-  assert len(preprocess.CHANNELS) == len(preprocess.UNITS) == 12
-  assert preprocess.UNITS == ("g",) * 9 + ("rad/s",) * 3
+  assert len(preprocess.CHANNELS) == len(preprocess.UNITS) == 18
+  assert preprocess.UNITS == ("g",) * 9 + ("rad/s",) * 3 + ("g",) * 3 + ("rad/s",) * 3
 
 
 def test_lowpass_matches_scipy():
@@ -80,7 +80,7 @@ def test_har_channels_layout():
   acc = np.array([1.0, 0.0, 0.0]) + rng.normal(0, 0.2, (300, 3))
   gyro = rng.normal(0, 0.5, (300, 3))
   out = preprocess.har_channels(acc, gyro)
-  assert out.shape == (300, 12) and out.dtype == np.float32
+  assert out.shape == (300, 18) and out.dtype == np.float32
   total = preprocess.denoise(acc)
   body, grav = preprocess.split_gravity(total)
   np.testing.assert_allclose(out[:, 0:3], total, atol=1e-6)
@@ -88,6 +88,8 @@ def test_har_channels_layout():
   np.testing.assert_allclose(out[:, 6:9], grav, atol=1e-6)
   np.testing.assert_allclose(out[:, 9:12], preprocess.denoise(gyro), atol=1e-6)
   np.testing.assert_allclose(out[:, 0:3], out[:, 3:6] + out[:, 6:9], atol=1e-6)
+  np.testing.assert_allclose(out[:, 12:15], acc, atol=1e-6)
+  np.testing.assert_allclose(out[:, 15:18], gyro, atol=1e-6)
 
 
 def test_per_session_filtering_does_not_leak_across_boundaries():

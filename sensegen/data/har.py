@@ -244,11 +244,13 @@ def split_of(user_id: int) -> str:
 
 
 class Har(tfds.core.GeneratorBasedBuilder):
-  """HAPT sessions preprocessed to the 12 UCI HAR channels; one example per session."""
+  """HAPT sessions preprocessed to the 12 UCI HAR channels, plus the 6 raw ones; one example
+  per session."""
 
   name = "har"
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "61 HAPT sessions, 12 UCI HAR channels."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "61 HAPT sessions, 12 UCI HAR channels.",
+                   "1.1.0": "The raw accelerometer and gyroscope as 6 more channels."}
 
   def __init__(self, *, raw_dir: Optional[PathLike] = None,
                source: Optional[str] = None,

@@ -26,8 +26,11 @@ CHANNELS = (
     "body_acc_x", "body_acc_y", "body_acc_z",
     "gravity_acc_x", "gravity_acc_y", "gravity_acc_z",
     "body_gyro_x", "body_gyro_y", "body_gyro_z",
+    # The unfiltered recordings, for generators that model the signal before this chain.
+    "raw_acc_x", "raw_acc_y", "raw_acc_z",
+    "raw_gyro_x", "raw_gyro_y", "raw_gyro_z",
 )
-UNITS = ("g",) * 9 + ("rad/s",) * 3
+UNITS = ("g",) * 9 + ("rad/s",) * 3 + ("g",) * 3 + ("rad/s",) * 3
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float,
@@ -87,7 +90,7 @@ def split_gravity(total_acc: np.ndarray,
 
 def har_channels(acc: np.ndarray, gyro: np.ndarray,
                  sample_rate_hz: float = SAMPLE_RATE_HZ) -> np.ndarray:
-  """Maps one raw session to the 12 UCI HAR channels.
+  """Maps one raw session to the 12 UCI HAR channels and the 6 raw ones.
 
   Args:
     acc: `[T, 3]` raw accelerometer in g.
@@ -95,7 +98,7 @@ def har_channels(acc: np.ndarray, gyro: np.ndarray,
     sample_rate_hz: sampling rate of both.
 
   Returns:
-    `[T, 12]` float32 array, columns in the order of `CHANNELS`.
+    `[T, 18]` float32 array, columns in the order of `CHANNELS`.
   """
   if acc.shape != gyro.shape or acc.ndim != 2 or acc.shape[1] != 3:
     raise DataError(f"acc {acc.shape} and gyro {gyro.shape}: expected both "
@@ -103,5 +106,5 @@ def har_channels(acc: np.ndarray, gyro: np.ndarray,
   total_acc = denoise(acc, sample_rate_hz)
   body_acc, gravity_acc = split_gravity(total_acc, sample_rate_hz)
   body_gyro = denoise(gyro, sample_rate_hz)
-  return np.concatenate([total_acc, body_acc, gravity_acc, body_gyro],
+  return np.concatenate([total_acc, body_acc, gravity_acc, body_gyro, acc, gyro],
                         axis=1).astype(np.float32)
