@@ -14,8 +14,8 @@ all randomness from its `seed`:
 
 import numpy as np
 
+from sensegen.data.windows import check_windows
 from sensegen.errors import DataError
-from sensegen.evaluate import check_windows
 
 
 def _pick(windows: np.ndarray, n: int, seed: int) -> np.ndarray:

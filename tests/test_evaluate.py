@@ -11,6 +11,9 @@ import scipy.stats
 from sensegen import baselines
 from sensegen import evaluate as ev
 from sensegen.errors import DataError
+from sensegen.evaluate import embeddings
+from sensegen.evaluate import privacy
+from sensegen.evaluate import stats
 
 _KEYS = {"discriminative_score", "predictive_score", "marginal_wasserstein",
          "acf_distance", "psd_distance", "correlation_difference", "dcr",
@@ -61,11 +64,11 @@ def test_wasserstein_of_a_shift_is_the_shift():
 def test_autocorrelation_hand_case():
   x = np.array([1.0, -1.0, 1.0, -1.0])[None, :, None]
   # Biased estimator: lag 1 = -3 / 4, lag 2 = 2 / 4.
-  np.testing.assert_allclose(ev.autocorrelation(x, 2)[0, :, 0], [-0.75, 0.5])
+  np.testing.assert_allclose(stats.autocorrelation(x, 2)[0, :, 0], [-0.75, 0.5])
 
 
 def test_autocorrelation_of_constant_window_is_zero():
-  assert np.all(ev.autocorrelation(np.ones((2, 10, 1)), 3) == 0)
+  assert np.all(stats.autocorrelation(np.ones((2, 10, 1)), 3) == 0)
 
 
 def test_acf_distance_caps_lag_at_window_length():
@@ -95,25 +98,26 @@ def test_correlation_difference_is_none_for_one_channel():
 # ----------------------------------------------------------- privacy metrics
 
 
-def test_auc_matches_brute_force_with_ties():
-  rng = np.random.default_rng(0)
-  pos, neg = rng.integers(0, 5, 40), rng.integers(0, 4, 30)
+def _brute_nearest(q, r):
+  return np.linalg.norm(q.reshape(len(q), 1, -1) - r.reshape(1, len(r), -1),
+                        axis=-1).min(axis=1)
+
+
+def test_nearest_distances_match_brute_force():
+  q, r = _noise(0, 7, length=5), _noise(1, 11, length=5)
+  np.testing.assert_allclose(privacy.nearest_distances(q, r), _brute_nearest(q, r),
+                             rtol=1e-6)
+
+
+def test_membership_auc_is_the_pairwise_win_rate_with_ties_as_half():
+  members, nonmembers = _noise(0, 30, length=4), _noise(1, 30, length=4)
+  synth = np.concatenate([members[:5], _noise(2, 10, length=4)])
+  # Equal counts: no subsampling; a member scores higher when it is nearer.
+  pos, neg = (-_brute_nearest(x, synth) for x in (members, nonmembers))
   brute = np.mean([1.0 if p > n else 0.5 if p == n else 0.0
                    for p, n in itertools.product(pos, neg)])
-  assert ev.auc(pos, neg) == pytest.approx(brute)
-
-
-def test_auc_extremes():
-  assert ev.auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
-  assert ev.auc(np.ones(5), np.ones(7)) == 0.5
-
-
-def test_nearest_distances_match_brute_force_across_chunks():
-  q, r = _noise(0, 7, length=5), _noise(1, 11, length=5)
-  brute = np.linalg.norm(q.reshape(7, 1, -1) - r.reshape(1, 11, -1),
-                         axis=-1).min(axis=1)
-  np.testing.assert_allclose(ev.nearest_distances(q, r, chunk_size=3), brute,
-                             rtol=1e-6)
+  assert ev.membership_auc(members, nonmembers, synth) == pytest.approx(brute)
+  assert ev.membership_auc(members, members, synth) == 0.5
 
 
 def test_replayed_training_set_leaks():
@@ -159,16 +163,16 @@ def test_predictive_score_tstr_close_to_trtr_for_real_like_data():
 
 def test_pca_2d_of_points_on_a_line():
   t = np.linspace(-1, 1, 9)
-  emb = ev.pca_2d(np.stack([t, 2 * t, -t], axis=1))
+  emb = embeddings.pca_2d(np.stack([t, 2 * t, -t], axis=1))
   np.testing.assert_allclose(np.abs(emb[:, 0]), np.abs(t) * np.sqrt(6),
                              rtol=1e-6)
   np.testing.assert_allclose(emb[:, 1], 0.0, atol=1e-9)
 
 
-def test_tsne_2d_keeps_clusters_apart():
+def test_tsne_keeps_clusters_apart():
   rng = np.random.default_rng(0)
   x = np.concatenate([rng.normal(0, 1, (30, 5)), rng.normal(20, 1, (30, 5))])
-  emb = ev.tsne_2d(x, seed=0, iterations=300)
+  emb = embeddings.embed_2d(x, "tsne", seed=0)
   d = np.linalg.norm(emb[:, None] - emb[None], axis=-1)
   np.fill_diagonal(d, np.inf)
   same_cluster = (np.argmin(d, axis=1) < 30) == (np.arange(60) < 30)

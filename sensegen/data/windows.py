@@ -46,6 +46,35 @@ class Normaliser:
     return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 
+def check_windows(x, name: str, min_windows: int = 1, min_length: int = 2) -> np.ndarray:
+  """Returns `x` as float32 windows `[N, L, D]`, or raises DataError naming `name`."""
+  x = np.asarray(x)
+  if x.dtype == object or not (np.issubdtype(x.dtype, np.integer) or
+                               np.issubdtype(x.dtype, np.floating)):
+    raise DataError(f"{name}: dtype {x.dtype}, expected float windows")
+  if x.ndim != 3:
+    raise DataError(f"{name}: rank {x.ndim}, expected windows [N, L, D]")
+  n, length, channels = x.shape
+  if n < min_windows:
+    raise DataError(f"{name}: {n} windows, at least {min_windows} needed")
+  if length < min_length:
+    raise DataError(f"{name}: windows of {length} steps, at least {min_length} needed")
+  if channels < 1:
+    raise DataError(f"{name}: 0 channels")
+  if np.isnan(x).any():
+    raise DataError(f"{name}: contains NaN")
+  if not np.isfinite(x).all():
+    raise DataError(f"{name}: contains inf")
+  return x.astype(np.float32, copy=False)
+
+
+def subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+  """At most `n` windows of `x` `[N, ...]` without replacement, in a seeded order."""
+  if len(x) <= n:
+    return x
+  return x[np.sort(rng.choice(len(x), n, replace=False))]
+
+
 def runs(mask: np.ndarray, min_length: int = 1) -> list:
   """(start, stop) of every maximal run of True in `mask` `[T]` at least `min_length` long."""
   edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
