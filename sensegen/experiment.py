@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 
-from sensegen import adversarial
 from sensegen import models
 from sensegen import privacy
 from sensegen import train
@@ -22,10 +21,10 @@ def discriminator(cfg: Config) -> models.Discriminator:
   return models.Discriminator(lstm_units=cfg.d_lstm_units, dense_units=cfg.d_dense_units)
 
 
-def critic(cfg: Config) -> adversarial.CriticDiscriminator:
+def critic(cfg: Config) -> models.CriticDiscriminator:
   """The adversarial schedule's critic: stronger than the paper's D, which stays the judge."""
-  del cfg  # Its size is fixed; see `adversarial.CriticDiscriminator`.
-  return adversarial.CriticDiscriminator()
+  del cfg  # Its size is fixed; see `models.CriticDiscriminator`.
+  return models.CriticDiscriminator()
 
 
 def init_state(cfg: Config, channels: int, num_labels: int = 0) -> dict:

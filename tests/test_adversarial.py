@@ -16,7 +16,7 @@ from sensegen.errors import ConfigError
 # One tiny setup shared by the step tests and the toy comparison, so that each jitted
 # step compiles once for the whole file.
 _GEN = models.Generator(channels=1, lstm_layers=1, lstm_units=16, dense_units=16, mixtures=3)
-_CRITIC = adversarial.CriticDiscriminator(lstm_layers=1, lstm_units=16, dense_units=16)
+_CRITIC = models.CriticDiscriminator(lstm_layers=1, lstm_units=16, dense_units=16)
 _JUDGE = models.Discriminator(lstm_units=16, dense_units=8)
 _BATCH, _BPTT, _WINDOW = 16, 20, 40
 
@@ -149,7 +149,7 @@ def test_differentiable_sample_rejects_conditioned_generators():
 
 def test_critic_spectral_norm_bounds_the_dense_kernels():
   kernel = jax.random.normal(jax.random.key(0), (48, 16))
-  normalised = adversarial._spectral_normalise(kernel, power_iterations=30)
+  normalised = models._spectral_normalise(kernel, power_iterations=30)
   np.testing.assert_allclose(np.linalg.norm(np.asarray(normalised), 2), 1.0, atol=1e-3)
 
 

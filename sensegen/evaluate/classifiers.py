@@ -8,12 +8,12 @@ train side by side in one vmapped step.
 
 import functools
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from sensegen import models
 from sensegen.data.windows import subsample
 
 
@@ -27,26 +27,6 @@ def scores(train: np.ndarray, test: np.ndarray, synth: np.ndarray, seed: int = 0
                                                    steps=steps),
       "predictive_score": predictive_score(train, test, synth, seed=seed, steps=steps),
   }
-
-
-class _Recurrent(nn.Module):
-  """LSTM over time then a Dense head: `[B, L, D]` -> `[B, F]` or `[B, L, F]`.
-
-  Attributes:
-    hidden: LSTM units.
-    features: outputs per step.
-    last_step_only: keep only the last step's output (sequence classifier).
-  """
-  hidden: int
-  features: int
-  last_step_only: bool
-
-  @nn.compact
-  def __call__(self, x):
-    h = nn.RNN(nn.OptimizedLSTMCell(self.hidden))(x)  # [B, L, hidden]
-    if self.last_step_only:
-      h = h[:, -1]
-    return nn.Dense(self.features)(h)
 
 
 def _loss(out, target, kind: str):
@@ -68,7 +48,7 @@ def _optimizer(learning_rate: float):
     "hidden", "features", "last_step_only", "learning_rate"))
 def _init(keys, inputs, *, hidden, features, last_step_only, learning_rate):
   """Fresh params and optimiser states of S models, one per key `[S, 2]`."""
-  model = _Recurrent(hidden, features, last_step_only)
+  model = models.PosthocLSTM(hidden, features, last_step_only)
   params = jax.vmap(lambda key: model.init(key, inputs[:1]))(keys)
   return params, jax.vmap(_optimizer(learning_rate).init)(params)
 
@@ -80,7 +60,7 @@ def _train_step(params, opt_state, keys, step, inputs, targets, pools,
                 pool_sizes, *, hidden, features, last_step_only, loss,
                 batch_size, learning_rate):
   """One Adam step of each of S models on its own random batch (vmapped)."""
-  model = _Recurrent(hidden, features, last_step_only)
+  model = models.PosthocLSTM(hidden, features, last_step_only)
   tx = _optimizer(learning_rate)
 
   def update(params, opt_state, key, pool, pool_size):
@@ -96,7 +76,7 @@ def _train_step(params, opt_state, keys, step, inputs, targets, pools,
 
 def _fit(keys, inputs, targets, pools, pool_sizes, *, hidden, features,
          last_step_only, loss, steps, batch_size, learning_rate):
-  """Trains S fresh `_Recurrent` models side by side with Adam.
+  """Trains S fresh `models.PosthocLSTM` models side by side with Adam.
 
   Model s draws its batches from `inputs[pools[s, :pool_sizes[s]]]`. Running
   the S models in one vmapped step is cheaper than one after the other on
@@ -138,7 +118,7 @@ def _apply(params, inputs, *, hidden, features, last_step_only):
     inputs: `[S, N, L, D]`.
     hidden, features, last_step_only: the model.
   """
-  return jax.vmap(_Recurrent(hidden, features, last_step_only).apply)(
+  return jax.vmap(models.PosthocLSTM(hidden, features, last_step_only).apply)(
       params, inputs)
 
 
