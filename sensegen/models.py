@@ -172,7 +172,8 @@ class PosthocLSTM(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    h = nn.RNN(nn.OptimizedLSTMCell(self.hidden))(x)  # [B, L, hidden]
+    stack = lstm.LSTMStack(x.shape[-1], 1, self.hidden)
+    _, h = stack(lstm.zero_state(1, x.shape[0], self.hidden, x.dtype), x)  # [B, L, hidden]
     if self.last_step_only:
       h = h[:, -1]
     return nn.Dense(self.features)(h)
