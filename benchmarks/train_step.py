@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from sensegen import lstm
-from sensegen import train
+from sensegen import steps
 
 
 def train_flops(layers, units, dense, mixtures, channels, batch, steps) -> float:
@@ -39,14 +39,14 @@ def main():
   x = rng.normal(size=(args.batch, args.steps + 1, args.channels)).astype(np.float32)
   batch = jax.device_put({"inputs": x[:, :-1], "targets": x[:, 1:],
                           "reset": np.zeros(args.batch, bool)})
-  tx = train.make_optimizer(1e-3, 0.9, 1.0)
+  tx = steps.make_optimizer(1e-3, 0.9, 1.0)
   # Jitted: an eager init compiles every initialiser op by op.
-  ts = jax.jit(lambda key: train.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
+  ts = jax.jit(lambda key: steps.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
       jax.random.key(0))
   rnn = gen.zero_state(args.batch)
 
   start = time.perf_counter()
-  step = train.make_generator_step(gen).lower(ts, rnn, batch).compile()
+  step = steps.make_generator_step(gen).lower(ts, rnn, batch).compile()
   compile_s = time.perf_counter() - start
   carry = {"ts": ts, "rnn": rnn}
 

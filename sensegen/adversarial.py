@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from sensegen import mdn
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
 
 
@@ -87,7 +87,7 @@ def make_adversarial_generator_step(model, critic, adversarial_weight: float, wi
   """A jitted step (g_state, rnn_state, batch, critic_params, key) -> (g_state, rnn_state, metrics).
 
   Minimises NLL(batch) + adversarial_weight * -log D(G(z)). The NLL term is exactly
-  `train.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
+  `steps.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
   `[B, k, D]`, `reset` `[B]`, carried state without gradient); the adversarial term
   scores B fresh differentiable windows `[B, window, D]` drawn with `key` by the
   critic, whose params are held fixed. A non-finite step is not applied and the
@@ -96,20 +96,20 @@ def make_adversarial_generator_step(model, critic, adversarial_weight: float, wi
   """
 
   def loss_fn(params, rnn_state, batch, critic_params, key):
-    nll, new_rnn_state = train.sequence_nll(model, params, rnn_state, batch["inputs"],
+    nll, new_rnn_state = steps.sequence_nll(model, params, rnn_state, batch["inputs"],
                                             batch["targets"], batch.get("labels"))
     fake = differentiable_sample(model, params, key, batch["inputs"].shape[0], window,
                                  gumbel_temperature)
     adv = generator_adversarial_loss(critic, critic_params, fake)
     return nll + adversarial_weight * adv, (nll, adv, new_rnn_state)
 
-  def step(ts: train.TrainState, rnn_state, batch, critic_params, key):
+  def step(ts: steps.TrainState, rnn_state, batch, critic_params, key):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
     (_, (nll, adv, new_rnn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         ts.params, rnn_state, batch, critic_params, key)
-    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & train.all_finite(grads)
-    new_ts = train.keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & steps.all_finite(grads)
+    new_ts = steps.keep_if(ok, ts.apply_gradients(grads=grads), ts)
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
     metrics = {"train_nll": nll, "adv_g_loss": adv, "grad_norm": optax.tree.norm(grads),
                "finite": ok}
@@ -151,7 +151,7 @@ def make_critic_step(critic, gradient_penalty: float = 0.0):
   Metrics: adv_d_loss (the BCE, without the penalty) and adv_d_accuracy.
   """
 
-  def step(ts: train.TrainState, real, fake):
+  def step(ts: steps.TrainState, real, fake):
     grad_fn = jax.value_and_grad(
         lambda p: critic_loss(critic, p, real, fake, gradient_penalty), has_aux=True)
     (_, (bce, accuracy)), grads = grad_fn(ts.params)

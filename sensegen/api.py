@@ -12,6 +12,7 @@ from sensegen import config as config_lib
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import sampling
+from sensegen import train as train_lib
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
 from sensegen.data.windows import Normaliser
@@ -117,8 +118,8 @@ def read_config(workdir: str) -> Config:
 def train(cfg: Config) -> TrainedGenerator:
   """Trains (or resumes) the run `cfg` describes and returns its generator: the launcher's
   `--mode=train` for notebooks and scripts (no signal handling)."""
-  from sensegen import schedules  # The training stack, only when training.
-  schedules.prepare(config_lib.validate(cfg)).run()
+  from sensegen.train import setup  # The training stack, only when training.
+  setup.prepare(config_lib.validate(cfg)).run()
   return load(cfg.workdir)
 
 
@@ -128,15 +129,17 @@ def load(workdir: str) -> TrainedGenerator:
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
   num_labels = record.get("num_labels", 0)
-  fresh = experiment.init_state(cfg, len(channels), num_labels)
+  # The checkpoint's structure: which train states the run's schedule keeps.
+  critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
+  fresh = experiment.init_state(cfg, len(channels), num_labels, critic_state=critic_state)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
-  found = ckpt.restore_latest(fresh)
+  found = ckpt.restore_latest(fresh.tree())
   ckpt.close()
   if found is None:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
-  _, state, meta = found
+  _, tree, meta = found
   return TrainedGenerator(
-      model=experiment.generator(cfg, len(channels), num_labels), params=state["g"].params,
+      model=experiment.generator(cfg, len(channels), num_labels), params=tree["g"].params,
       config=cfg,
       normaliser=Normaliser.from_dict(record["normaliser"]), channels=channels,
       units=tuple(record["units"]), sample_rate_hz=record["sample_rate_hz"],

@@ -153,8 +153,6 @@ def validate(cfg: Config) -> Config:
     if getattr(cfg, name) not in allowed:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: expected one of "
                         f"{', '.join(a or repr(a) for a in allowed)}")
-  if cfg.schedule == "adversarial" and cfg.condition_on:
-    raise ConfigError("--schedule=adversarial does not support --condition_on yet")
   if cfg.label and cfg.label_schedule:
     raise ConfigError("--label and --label_schedule exclude each other")
   for name in _POSITIVE:

@@ -45,9 +45,9 @@ def _parse(argv):
 
 def _train(cfg) -> int:
   # Imported here so that --help and flag errors stay fast.
-  from sensegen import schedules
+  from sensegen.train import setup
 
-  trainer = schedules.prepare(cfg)
+  trainer = setup.prepare(cfg)
 
   def on_signal(signum, frame):
     del frame

@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from sensegen import errors
-from sensegen import train
+from sensegen import steps
 
 AXIS = "data"
 
@@ -70,7 +70,7 @@ def replicate(tree, mesh: Mesh):
 
 
 def make_parallel_generator_step(model, mesh: Mesh):
-  """`train.make_generator_step(model)`, data-parallel over `mesh`.
+  """`steps.make_generator_step(model)`, data-parallel over `mesh`.
 
   Same signature, (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics),
   with the train state and metrics replicated and rnn_state/batch split along B.
@@ -78,7 +78,7 @@ def make_parallel_generator_step(model, mesh: Mesh):
   ConfigError instead of XLA's sharding error.
   """
   step = jax.jit(
-      train.make_generator_step(model),
+      steps.make_generator_step(model),
       in_shardings=(replicated(mesh), rnn_state_sharding(mesh), batch_sharding(mesh)),
       out_shardings=(replicated(mesh), rnn_state_sharding(mesh), replicated(mesh)),
       donate_argnums=(0, 1))

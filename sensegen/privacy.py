@@ -45,12 +45,12 @@ import jax.numpy as jnp
 import optax
 from dp_accounting import rdp
 
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
 
 
 def make_dp_optimizer(learning_rate: float, decay: float):
-  """RMSProp as in `train.make_optimizer`, without its global-norm clip.
+  """RMSProp as in `steps.make_optimizer`, without its global-norm clip.
 
   Per-example clipping already bounds every example's contribution. The noisy mean's
   norm is dominated by noise (about noise_multiplier * clip_norm * sqrt(#params) / B),
@@ -75,7 +75,7 @@ def per_example_gradients(model, params, rnn_state, batch):
   def one(params, state, inputs, targets, labels):
     # vmap strips the batch axis; the model wants one, so each example is a batch of 1.
     labels = None if labels is None else labels[None]
-    nll, state = train.sequence_nll(model, params, state[:, :, None], inputs[None],
+    nll, state = steps.sequence_nll(model, params, state[:, :, None], inputs[None],
                                     targets[None], labels)
     return nll, state[:, :, 0]
 
@@ -118,7 +118,7 @@ def _finite_per_example(nll, grads) -> jax.Array:
 def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
   """A jitted DP-SGD step (train_state, rnn_state, batch, key) -> (train_state, rnn_state, metrics).
 
-  As `train.make_generator_step` (same batch, state `[layers, 2, B, H]` and metrics,
+  As `steps.make_generator_step` (same batch, state `[layers, 2, B, H]` and metrics,
   plus `clipped_fraction`), with the gradient replaced by `private_mean_gradient` of
   the per-stream gradients; `key` draws the noise and must differ between steps. Use
   `make_dp_optimizer` (no second clip). A non-finite example contributes a zero
@@ -131,7 +131,7 @@ def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
   if not noise_multiplier >= 0:
     raise ConfigError(f"DP noise multiplier must be non-negative, got {noise_multiplier}")
 
-  def step(ts: train.TrainState, rnn_state, batch, key):
+  def step(ts: steps.TrainState, rnn_state, batch, key):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
     nll, grads, new_rnn_state = per_example_gradients(model, ts.params, rnn_state, batch)
@@ -216,16 +216,3 @@ class PrivacyBudget:
       mid = (lo + hi) // 2
       lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
-
-
-def check_compatible(schedule: str, dp: bool) -> None:
-  """Refuses DP training with a schedule whose generator updates the accounting misses.
-
-  "nll" trains G alone. "alternating" is fine too: its discriminator is trained on
-  real and generated windows but never feeds gradients into G, and only G's
-  parameters are released (D is not private and must not be released). In
-  "adversarial" D's output is part of G's loss, which this accounting does not cover.
-  """
-  if dp and schedule == "adversarial":
-    raise ConfigError("--dp with --schedule=adversarial is refused: the discriminator's "
-                      "feedback to the generator would need its own privacy accounting")

@@ -9,7 +9,7 @@ from sensegen import adversarial
 from sensegen import mdn
 from sensegen import models
 from sensegen import sampling
-from sensegen import train
+from sensegen import steps
 from sensegen.data import windows
 from sensegen.errors import ConfigError
 
@@ -24,12 +24,12 @@ _BATCH, _BPTT, _WINDOW = 16, 20, 40
 @functools.cache
 def _steps():
   return {
-      "nll": train.make_generator_step(_GEN),
+      "nll": steps.make_generator_step(_GEN),
       "adv": adversarial.make_adversarial_generator_step(
           _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5),
       "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
-      "judge": train.make_discriminator_step(_JUDGE),
-      "judge_accuracy": train.make_discriminator_accuracy(_JUDGE),
+      "judge": steps.make_discriminator_step(_JUDGE),
+      "judge_accuracy": steps.make_discriminator_accuracy(_JUDGE),
   }
 
 
@@ -37,12 +37,12 @@ def _steps():
 def _init_and_tx(model, lr):
   # One jitted init (faster to compile than Flax's op-by-op one) and one optimizer per
   # model: the optimizer is static in TrainState, so a new one would recompile the steps.
-  return jax.jit(model.init), train.make_optimizer(lr, 0.9, 1.0)
+  return jax.jit(model.init), steps.make_optimizer(lr, 0.9, 1.0)
 
 
 def _state(model, key, example_inputs, lr):
   init, tx = _init_and_tx(model, lr)
-  return train.TrainState.create(apply_fn=None, params=init(key, *example_inputs), tx=tx)
+  return steps.TrainState.create(apply_fn=None, params=init(key, *example_inputs), tx=tx)
 
 
 def _g_state(seed=0):
@@ -176,7 +176,7 @@ def test_adversarial_generator_step_changes_params_and_keeps_finite():
   for leaf in jax.tree.leaves(g_state.params):
     assert np.all(np.isfinite(leaf))
 
-  # A non-finite batch is skipped, as in `train.make_generator_step`.
+  # A non-finite batch is skipped, as in `steps.make_generator_step`.
   before = jax.tree.map(np.asarray, g_state.params)
   bad = dict(batch, inputs=np.full_like(batch["inputs"], np.nan))
   g_state, rnn, m = _steps()["adv"](g_state, rnn, bad, _c_state().params, jax.random.key(4))

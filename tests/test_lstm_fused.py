@@ -8,7 +8,7 @@ import pytest
 from sensegen import errors
 from sensegen import lstm
 from sensegen import models
-from sensegen import train
+from sensegen import steps
 
 _B, _T, _D, _H = 3, 7, 2, 8
 _IMPLS = ("scan", "fused", "bf16")
@@ -36,7 +36,7 @@ def _problem():
 
 def _loss(impl, params, state, x):
   """NLL plus a term on the final state, so both outputs carry cotangents."""
-  nll, new_state = train.sequence_nll(_gen(impl), params, state, x[:, :-1], x[:, 1:])
+  nll, new_state = steps.sequence_nll(_gen(impl), params, state, x[:, :-1], x[:, 1:])
   return nll + 0.1 * jnp.sum(new_state ** 2)
 
 

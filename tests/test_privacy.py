@@ -10,7 +10,7 @@ from dp_accounting import rdp
 
 from sensegen import models
 from sensegen import privacy
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
 
 B, K = 4, 5
@@ -24,7 +24,7 @@ CARRIED = np.asarray(0.5 * jax.random.normal(jax.random.key(1), GEN.zero_state(B
 
 def _state():
   # A copy, as the steps donate it.
-  return train.TrainState.create(apply_fn=None, params=jax.tree.map(jnp.copy, PARAMS), tx=SGD)
+  return steps.TrainState.create(apply_fn=None, params=jax.tree.map(jnp.copy, PARAMS), tx=SGD)
 
 
 def _batch(seed=0):
@@ -38,7 +38,7 @@ def _flat(tree):
 
 @jax.jit
 def _one_grad(params, state, inputs, targets):
-  return _flat(jax.grad(lambda p: train.sequence_nll(GEN, p, state, inputs, targets)[0])(params))
+  return _flat(jax.grad(lambda p: steps.sequence_nll(GEN, p, state, inputs, targets)[0])(params))
 
 
 def _manual_grads(state, batch):
@@ -91,7 +91,7 @@ def test_noise_std_is_noise_multiplier_times_clip_norm_over_b():
 
 def test_dp_step_without_noise_or_clipping_equals_the_plain_step():
   batch, state = _batch(), CARRIED
-  ts, rnn, m = train.make_generator_step(GEN)(_state(), jnp.array(state), batch)
+  ts, rnn, m = steps.make_generator_step(GEN)(_state(), jnp.array(state), batch)
   dts, drnn, dm = _dp_step(1e6, 0.0)(_state(), jnp.array(state), batch, jax.random.key(0))
   np.testing.assert_allclose(_flat(dts.params), _flat(ts.params), rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(drnn, rnn, rtol=1e-5, atol=1e-6)
@@ -154,11 +154,3 @@ def test_budget_stops_when_spent():
   assert tight.steps_allowed() == 0 and not tight.allows_another(0)
   report_only = privacy.PrivacyBudget(1.0, 0.01, 1e-5)
   assert report_only.steps_allowed() is None and report_only.allows_another(10**9)
-
-
-def test_dp_refuses_the_adversarial_schedule_only():
-  with pytest.raises(ConfigError, match="adversarial is refused"):
-    privacy.check_compatible("adversarial", dp=True)
-  privacy.check_compatible("adversarial", dp=False)
-  privacy.check_compatible("nll", dp=True)
-  privacy.check_compatible("alternating", dp=True)

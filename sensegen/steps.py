@@ -1,9 +1,8 @@
 """Train states and the jitted steps of the generator (NLL) and the discriminator (BCE).
 
-Everything here is a pure function of arrays; the host loops that drive these steps
-live in `schedules.py`.
+Everything here is a pure function of arrays; the host loop that drives these steps
+lives in `sensegen.train`.
 """
-
 
 import jax
 import jax.numpy as jnp
