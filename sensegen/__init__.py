@@ -1,8 +1,13 @@
 """SenseGen-JAX: an LSTM mixture-density generator of sensor time series.
 
-Public API: `sensegen.load(workdir)`, `sensegen.mdn`, `sensegen.sampling`,
-`sensegen.data` (`load_har`, `load_file`, `SensorDataset`), `sensegen.models`.
+Public API (docs/api.md): `sensegen.load(workdir)` and the modules `api`, `config`,
+`errors`, `mdn`, `lstm`, `models`, `sampling`, `steps`, `adversarial`, `privacy`, `data`,
+`evaluate`, `baselines`; the others are internal.
 """
+
+__all__ = [
+    "load",
+]
 
 
 def load(workdir: str):

@@ -16,6 +16,15 @@ from sensegen import mdn
 from sensegen import steps
 from sensegen.errors import ConfigError
 
+__all__ = [
+    "critic_loss",
+    "differentiable_sample",
+    "generator_adversarial_loss",
+    "make_adversarial_generator_step",
+    "make_critic_step",
+    "relaxed_sample",
+]
+
 
 def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True, offdiag=None):
   """A differentiable draw x ~ the mixture, `[..., D]`.

@@ -18,6 +18,14 @@ from sensegen.config import Config
 from sensegen.data.windows import Normaliser
 from sensegen.errors import ConfigError
 
+__all__ = [
+    "TrainedGenerator",
+    "label_sequence",
+    "load",
+    "read_config",
+    "train",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainedGenerator:
@@ -107,10 +115,11 @@ def label_sequence(label: str, schedule: str, length: int, names: tuple,
 
 
 def read_config(workdir: str) -> Config:
+  """The `Config` of the run in `workdir` (renamed fields of older runs under their new names)."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise ConfigError(f"{path} not found: --workdir must be a trained run directory")
-  saved = fileio.read_json(path)
+  saved = config_lib.read_saved(fileio.read_json(path))
   names = {f.name for f in dataclasses.fields(Config)}
   return Config(**{k: v for k, v in saved.items() if k in names})
 

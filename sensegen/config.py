@@ -7,9 +7,21 @@ Paper values live in `launch/har.flags`; the defaults here are a small CPU model
 
 import dataclasses
 import json
+import logging
 from typing import Optional
 
 from sensegen.errors import ConfigError
+
+__all__ = [
+    "CONDITIONS",
+    "COVARIANCES",
+    "Config",
+    "DEPRECATED_FLAGS",
+    "LSTM_IMPLS",
+    "MODES",
+    "SCHEDULES",
+    "validate",
+]
 
 
 def _f(default, help_text: str, **extra):
@@ -68,11 +80,12 @@ class Config:
   schedule: str = _f("nll", "nll | alternating (Algorithm 1) | adversarial (NLL pre-training for "
                      "--train_steps, then --rounds of critic and NLL + adversarial steps).",
                      run=True)
-  rounds: int = _f(10, "Rounds of the alternating schedule.")
-  d_epochs: int = _f(200, "Discriminator epochs per round (an epoch = one pass over the round's "
-                     "2*d_batch windows in minibatches of d_minibatch).", run=True)
-  g_epochs: int = _f(100, "Generator steps per round (each one truncated-BPTT NLL step).",
-                     run=True)
+  rounds: int = _f(10, "Rounds of the alternating and adversarial schedules.")
+  d_epochs: int = _f(200, "Discriminator epochs per round of the alternating schedule (an epoch "
+                     "= one pass over the round's 2*d_batch windows in minibatches of "
+                     "d_minibatch).", run=True)
+  g_steps_per_round: int = _f(100, "Generator steps per round (each one truncated-BPTT step) of "
+                              "the alternating and adversarial schedules.", run=True)
   window: int = _f(400, "Window length of the discriminator and of evaluation (paper: 400).",
                    run=True)
   d_batch: int = _f(64, "Real (and as many generated) windows per round: the paper's m.",
@@ -95,6 +108,8 @@ class Config:
                                  run=True)
   gumbel_temperature: float = _f(0.5, "Temperature of the straight-through Gumbel-softmax "
                                  "choice of mixture component.", run=True)
+  critic_steps: int = _f(200, "Critic steps per round of the adversarial schedule, each on "
+                         "d_minibatch fresh real and generated windows.", run=True)
   adv_window: int = _f(100, "Steps of the generated windows the critic scores.", run=True)
   critic_lr_ratio: float = _f(1.0, "Critic learning rate / --learning_rate.", run=True)
   gradient_penalty: float = _f(1.0, "R1 gradient penalty weight of the critic (0: off).", run=True)
@@ -104,9 +119,11 @@ class Config:
   sample_length: int = _f(400, "Steps per generated series.")
   temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
   label: str = _f("", "Activity (name or id) of every step of the samples (conditioned runs).")
-  label_schedule: str = _f("", "Per-step activities, e.g. WALKING:500,STAND_TO_SIT:150,SITTING:500; "
-                           "its total is the sample length.")
-  output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
+  label_schedule: str = _f("", "Per-step activities, e.g. "
+                           "WALKING:500,STAND_TO_SIT:150,SITTING:500; its total is the sample "
+                           "length.")
+  output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default "
+                   "WORKDIR/samples.npz).")
   # Multi-host data parallelism (jax.distributed); one process per host.
   coordinator_address: str = _f("", "host:port of process 0; set on every host to run one job "
                                 "over several hosts (unset: single host, all local devices).")
@@ -138,8 +155,49 @@ _POSITIVE = ("lstm_layers", "lstm_units", "dense_units", "mixtures", "batch_size
              "d_dense_units", "num_samples", "posthoc_steps", "adv_window",
              "gumbel_temperature", "critic_lr_ratio", "sample_length", "learning_rate",
              "d_learning_rate", "clip_norm", "temperature")
-_NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs", "adversarial_weight",
-                 "gradient_penalty")
+_NON_NEGATIVE = ("train_steps", "d_epochs", "g_steps_per_round", "critic_steps",
+                 "adversarial_weight", "gradient_penalty")
+
+# Renamed flags (old name -> new name): the old names still work, with a warning, so that
+# old flagfiles and saved config.json files resume.
+DEPRECATED_FLAGS = {"g_epochs": "g_steps_per_round"}
+
+
+def with_current_names(values: dict, given, warn: bool = True) -> dict:
+  """Field values with those set under deprecated names moved to their current fields.
+
+  Args:
+    values: field (and deprecated flag) name -> value, e.g. parsed flags or a config.json.
+    given: the names the user set (flags on the command line or in flagfiles, the keys of
+      a saved config.json); other deprecated entries are dropped.
+    warn: log a warning for each deprecated name used (flags, not saved files).
+
+  Raises:
+    ConfigError: an old and a new name are both given, with different values.
+  """
+  values = dict(values)
+  for old, new in DEPRECATED_FLAGS.items():
+    value = values.pop(old, None)
+    if old in given:
+      if new in given and values[new] != value:
+        raise ConfigError(f"--{old}={value} contradicts --{new}={values[new]}; "
+                          f"--{old} is the deprecated name of --{new}")
+      _deprecated(f"--{old} is deprecated: use --{new}", warn)
+      values[new] = value
+  if values.get("schedule") == "adversarial":
+    # The adversarial schedule has no discriminator epochs: --d_epochs was its old name
+    # for the critic steps. It keeps its default there, so it never blocks a resume.
+    default = Config.__dataclass_fields__["d_epochs"].default
+    if "d_epochs" in given and "critic_steps" not in given:
+      _deprecated("--d_epochs for --schedule=adversarial is deprecated: use --critic_steps", warn)
+      values["critic_steps"] = values["d_epochs"]
+    values["d_epochs"] = default
+  return values
+
+
+def _deprecated(message: str, warn: bool) -> None:
+  if warn:
+    logging.warning(message)
 
 
 def validate(cfg: Config) -> Config:
@@ -176,8 +234,14 @@ def validate(cfg: Config) -> Config:
   return cfg
 
 
+def read_saved(saved: dict) -> dict:
+  """A saved config.json's values under the current field names (also for older runs)."""
+  return with_current_names(saved, set(saved), warn=False)
+
+
 def check_resume(cfg: Config, saved: dict, path: str) -> None:
   """Raises ConfigError if a run-defining flag differs from the run saved at `path`."""
+  saved = read_saved(saved)
   for name in run_fields():
     if name in saved and saved[name] != getattr(cfg, name):
       raise ConfigError(

@@ -21,14 +21,19 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFI
            str: flags.DEFINE_string}
 for _field in dataclasses.fields(config_lib.Config):
   _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
+for _old, _new in config_lib.DEPRECATED_FLAGS.items():
+  flags.DEFINE_integer(_old, None, f"Deprecated name of --{_new}.")
 FLAGS = flags.FLAGS
 
 EXIT_BAD_INPUT = 2
 
 
 def config_from_flags() -> config_lib.Config:
-  values = {f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(config_lib.Config)}
-  return config_lib.validate(config_lib.Config(**values))
+  names = [*(f.name for f in dataclasses.fields(config_lib.Config)),
+           *config_lib.DEPRECATED_FLAGS]
+  values = {name: getattr(FLAGS, name) for name in names}
+  given = {name for name in names if FLAGS[name].present}
+  return config_lib.validate(config_lib.Config(**config_lib.with_current_names(values, given)))
 
 
 def _fail(message: str) -> None:

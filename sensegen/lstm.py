@@ -17,6 +17,17 @@ import jax.numpy as jnp
 
 from sensegen import errors
 
+__all__ = [
+    "IMPLS",
+    "LSTMStack",
+    "cell",
+    "fused_layer",
+    "layer",
+    "stack",
+    "stack_step",
+    "zero_state",
+]
+
 
 def cell(kernel, bias, c, h, x):
   """One LSTM step. x `[B, I]`, c/h `[B, H]` -> (c, h)."""

@@ -12,6 +12,21 @@ import math
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+    "cholesky_factor",
+    "log_prob",
+    "log_prob_full",
+    "mean",
+    "mixture_log_prob",
+    "mixture_sample",
+    "num_outputs",
+    "num_outputs_full",
+    "sample",
+    "sample_full",
+    "split_outputs",
+    "split_outputs_full",
+]
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 

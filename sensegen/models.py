@@ -13,6 +13,13 @@ import jax.numpy as jnp
 from sensegen import lstm
 from sensegen import mdn
 
+__all__ = [
+    "CriticDiscriminator",
+    "Discriminator",
+    "Generator",
+    "PosthocLSTM",
+]
+
 
 class Generator(nn.Module):
   """Next-step mixture density model of a D-channel series.

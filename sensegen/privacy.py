@@ -48,6 +48,17 @@ from dp_accounting import rdp
 from sensegen import steps
 from sensegen.errors import ConfigError
 
+__all__ = [
+    "PrivacyBudget",
+    "epsilon",
+    "make_dp_generator_step",
+    "make_dp_optimizer",
+    "noise_for_target_epsilon",
+    "per_example_gradients",
+    "private_mean_gradient",
+    "sampling_probability",
+]
+
 
 def make_dp_optimizer(learning_rate: float, decay: float):
   """RMSProp as in `steps.make_optimizer`, without its global-norm clip.

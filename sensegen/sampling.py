@@ -8,6 +8,11 @@ import jax.numpy as jnp
 
 from sensegen import mdn
 
+__all__ = [
+    "sample",
+    "sample_jit",
+]
+
 
 def sample(model, params, key, num_samples: int, length: int, temperature=1.0,
            prime=None, labels=None):

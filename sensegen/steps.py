@@ -11,6 +11,18 @@ from flax.training import train_state
 
 from sensegen import mdn
 
+__all__ = [
+    "TrainState",
+    "create_train_state",
+    "gaussian_nll",
+    "make_discriminator_accuracy",
+    "make_discriminator_step",
+    "make_generator_step",
+    "make_nll_eval",
+    "make_optimizer",
+    "sequence_nll",
+]
+
 
 class TrainState(train_state.TrainState):
   """Flax's TrainState; `apply_fn` is unused (models are passed explicitly)."""
@@ -49,7 +61,8 @@ def keep_if(ok, new, old):
 
 
 def make_generator_step(model):
-  """A jitted truncated-BPTT step: (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
+  """A jitted truncated-BPTT step:
+  (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
 
   `batch` holds `inputs`/`targets` `[B, k, D]`, `reset` `[B]` (streams starting a new
   session get a zero state) and optionally `labels` `[B, k]`. No gradient flows into
@@ -112,7 +125,8 @@ def discriminator_loss(disc, params, windows, is_real):
 
 
 def make_discriminator_step(disc):
-  """A jitted step (train_state, windows `[B, L, D]`, is_real `[B]`) -> (train_state, loss, accuracy)."""
+  """A jitted step (train_state, windows `[B, L, D]`, is_real `[B]`) ->
+  (train_state, loss, accuracy)."""
 
   def step(ts: TrainState, windows, is_real):
     grad_fn = jax.value_and_grad(

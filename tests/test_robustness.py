@@ -15,7 +15,7 @@ from launch_util import REPO, SMOKE
 from sensegen import api
 
 # The alternating schedule covers both the D phase and the G phase.
-FLAGS = ("--schedule=alternating", "--checkpoint_every=5", "--rounds=4", "--g_epochs=8")
+FLAGS = ("--schedule=alternating", "--checkpoint_every=5", "--rounds=4", "--g_steps_per_round=8")
 
 
 def _start(workdir):

@@ -1,6 +1,7 @@
 """`--schedule=adversarial`: NLL pre-training for `--train_steps`, then rounds of
-`--d_epochs` critic steps and `--g_epochs` generator steps on NLL + the adversarial loss
-(gradients from the critic through `sensegen.adversarial`'s relaxed sampler)."""
+`--critic_steps` critic steps and `--g_steps_per_round` generator steps on NLL + the
+adversarial loss (gradients from the critic through `sensegen.adversarial`'s relaxed
+sampler)."""
 
 import logging
 
@@ -40,7 +41,7 @@ class AdversarialSchedule(Schedule):
                         "feedback to the generator would need its own privacy accounting")
 
   def total_steps(self) -> int:
-    return self.cfg.train_steps + self.cfg.rounds * self.cfg.g_epochs
+    return self.cfg.train_steps + self.cfg.rounds * self.cfg.g_steps_per_round
 
   def run(self, trainer, state, position) -> bool:
     if not trainer.generator_steps(state, position, max(self.cfg.train_steps, position.step)):
@@ -54,20 +55,20 @@ class AdversarialSchedule(Schedule):
     return m
 
   def critic_phase(self, state, position) -> dict:
-    """`d_epochs` critic steps, each on fresh real and generated windows of `adv_window`;
+    """`critic_steps` critic steps, each on fresh real and generated windows of `adv_window`;
     the round's row (mean critic loss and accuracy)."""
     cfg, r = self.cfg, position.round
     rng = np.random.default_rng([cfg.seed, r, CRITIC])
     round_key = jax.random.fold_in(jax.random.fold_in(self.key, CRITIC), r)
     totals = {}
-    for i in range(cfg.d_epochs):
+    for i in range(cfg.critic_steps):
       real = windows.random_windows(self.run_data.train.series, cfg.d_minibatch,
                                     cfg.adv_window, rng)
       fake = self.sample_windows(state.g.params, jax.random.fold_in(round_key, i),
                                  cfg.d_minibatch, cfg.adv_window)
       state.c, m = self.c_step(state.c, real, fake)
       totals = {k: totals.get(k, 0.0) + v for k, v in m.items()}
-    row = {"round": r + 1, **{k: float(v) / max(cfg.d_epochs, 1) for k, v in totals.items()}}
+    row = {"round": r + 1, **{k: float(v) / max(cfg.critic_steps, 1) for k, v in totals.items()}}
     logging.info("round %d/%d  critic loss %.3f, accuracy %.3f", r + 1, cfg.rounds,
                  row["adv_d_loss"], row["adv_d_accuracy"])
     return row

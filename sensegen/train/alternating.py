@@ -2,7 +2,7 @@
 
 Each round trains the discriminator for `--d_epochs` epochs on real and generated
 windows (lines 2-4), measures it on held-out real data and fresh samples, then takes
-`--g_epochs` generator NLL steps.
+`--g_steps_per_round` generator NLL steps.
 """
 
 import logging
@@ -30,7 +30,7 @@ class AlternatingSchedule(Schedule):
     self.d_accuracy = steps.make_discriminator_accuracy(disc)
 
   def total_steps(self) -> int:
-    return self.cfg.rounds * self.cfg.g_epochs
+    return self.cfg.rounds * self.cfg.g_steps_per_round
 
   def run(self, trainer, state, position) -> bool:
     return trainer.rounds(state, position, self.discriminator_phase)

@@ -162,7 +162,8 @@ class Trainer:
       self.save(state, position)
 
   def rounds(self, state, position, phase: Callable, update=None) -> bool:
-    """Rounds of `phase(state, position) -> row` (logged) then `g_epochs` generator steps
+    """Rounds of `phase(state, position) -> row` (logged) then `g_steps_per_round` generator
+    steps
     (`update`), resumable at either phase. False if a stop was requested (then saved)."""
     cfg = self.cfg
     while position.round < cfg.rounds and position.step < self.max_steps:
@@ -170,7 +171,7 @@ class Trainer:
         if self.stop_requested(state, position):
           return False
         self.out.write({"step": position.step, **phase(state, position)})
-        position.phase, position.g_until = "g", position.step + cfg.g_epochs
+        position.phase, position.g_until = "g", position.step + cfg.g_steps_per_round
       if not self.generator_steps(state, position, position.g_until, update):
         return False
       position.phase, position.round = "d", position.round + 1
