@@ -17,6 +17,15 @@ import numpy as np
 from sensegen.data.windows import check_windows
 from sensegen.errors import DataError
 
+__all__ = [
+    "ar_baseline",
+    "baseline_sets",
+    "fit_ar",
+    "gaussian_baseline",
+    "holdout_baseline",
+    "replay_baseline",
+]
+
 
 def _pick(windows: np.ndarray, n: int, seed: int) -> np.ndarray:
   """`n` windows drawn (seeded) without replacement while they last."""
@@ -111,30 +120,14 @@ def ar_baseline(train_windows, n: int, length: int, order: int = 4,
 
 
 def replay_baseline(train_windows, n: int, seed: int = 0) -> np.ndarray:
-  """`n` training windows, replayed as they are (a pure memoriser).
-
-  Args:
-    train_windows: `[N, L, D]`.
-    n: windows to return (with repeats only when n > N).
-    seed: random seed of the choice.
-
-  Returns:
-    float32 `[n, L, D]`.
-  """
+  """`n` training windows `[N, L, D]` replayed as they are (a pure memoriser): float32
+  `[n, L, D]` drawn with `seed`, with repeats only when n > N."""
   return _pick(check_windows(train_windows, "train_windows"), n, seed)
 
 
 def holdout_baseline(test_windows, n: int, seed: int = 0) -> np.ndarray:
-  """`n` real test windows as "synthetic" data (the best achievable).
-
-  Args:
-    test_windows: `[N, L, D]`.
-    n: windows to return (with repeats only when n > N).
-    seed: random seed of the choice.
-
-  Returns:
-    float32 `[n, L, D]`.
-  """
+  """`n` real test windows as "synthetic" data (the best achievable), drawn as in
+  `replay_baseline`."""
   return _pick(check_windows(test_windows, "test_windows"), n, seed)
 
 

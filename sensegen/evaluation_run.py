@@ -76,7 +76,8 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
   / #activities windows are drawn from the real splits and generated with that label.
   """
   ids = [a for a in range(1, gen.num_labels)
-         if _label_runs(run_data.train, a, cfg.window) and _label_runs(run_data.test, a, cfg.window)]
+         if _label_runs(run_data.train, a, cfg.window)
+         and _label_runs(run_data.test, a, cfg.window)]
   if not ids:
     raise DataError(f"no activity has stretches of {cfg.window} steps in both splits")
   n = max(cfg.num_samples // len(ids), 2)

@@ -46,7 +46,7 @@ def results():
 
   @jax.jit
   def run(variables, state, x):
-    return {impl: (jax.value_and_grad(lambda p, s: _loss(impl, p, s, x), argnums=(0, 1))(
+    return {impl: (jax.value_and_grad(lambda p, s, impl=impl: _loss(impl, p, s, x), argnums=(0, 1))(
         variables, state), _gen(impl).apply(variables, state, x)) for impl in _IMPLS}
 
   return run(*_problem())

@@ -94,7 +94,8 @@ def test_sample_deterministic_per_key_and_batched():
 
 def _random_full(rng, batch, k, d):
   return (rng.normal(size=(batch, k)), rng.normal(size=(batch, k, d)),
-          rng.normal(scale=0.3, size=(batch, k, d)), rng.normal(scale=0.5, size=(batch, k, d * (d - 1) // 2)))
+          rng.normal(scale=0.3, size=(batch, k, d)),
+          rng.normal(scale=0.5, size=(batch, k, d * (d - 1) // 2)))
 
 
 def test_full_covariance_log_prob_matches_scipy_multivariate_normal():
@@ -102,7 +103,8 @@ def test_full_covariance_log_prob_matches_scipy_multivariate_normal():
   k, d = 3, 3
   logits, mu, log_sigma, offdiag = _random_full(rng, 5, k, d)
   x = rng.normal(size=(5, d))
-  got = mdn.log_prob_full(*(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, offdiag, x)))
+  got = mdn.log_prob_full(
+      *(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, offdiag, x)))
   chol = np.asarray(mdn.cholesky_factor(jnp.asarray(log_sigma), jnp.asarray(offdiag)))
   for b in range(5):
     log_pi = logits[b] - special.logsumexp(logits[b])

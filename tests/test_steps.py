@@ -43,7 +43,8 @@ def test_nonfinite_step_is_not_applied():
   ts, rnn = _state(gen, 2), gen.zero_state(2)
   step = steps.make_generator_step(gen)
   before = jax.tree.map(np.asarray, ts.params)
-  bad = {"inputs": np.full((2, 5, 1), np.nan, np.float32), "targets": np.zeros((2, 5, 1), np.float32),
+  bad = {"inputs": np.full((2, 5, 1), np.nan, np.float32),
+         "targets": np.zeros((2, 5, 1), np.float32),
          "reset": np.zeros(2, bool)}
   ts, rnn, m = step(ts, rnn, bad)
   assert not bool(m["finite"])

@@ -224,7 +224,7 @@ def read_raw_dir(raw_dir: Optional[PathLike] = None) -> list[RawSession]:
   paths = _signal_paths(raw_dir)
   segments = read_table(raw_dir / _LABELS_FILE, 5, integer=True)
   signals = {}
-  for exp, (user, acc_path, gyro_path) in paths.items():
+  for exp, (_, acc_path, gyro_path) in paths.items():
     acc, gyro = read_table(acc_path, 3), read_table(gyro_path, 3)
     if len(acc) != len(gyro):
       raise DataError(f"{gyro_path}: {len(gyro)} rows, expected {len(acc)} "
