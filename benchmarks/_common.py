@@ -27,9 +27,14 @@ def model_parser(description: str) -> argparse.ArgumentParser:
 
 
 def generator(args) -> models.Generator:
-  return models.Generator(channels=args.channels, lstm_layers=args.layers,
-                          lstm_units=args.units, dense_units=args.dense,
-                          mixtures=args.mixtures, lstm_impl=getattr(args, "impl", "scan"))
+  return models.Generator(
+    channels=args.channels,
+    lstm_layers=args.layers,
+    lstm_units=args.units,
+    dense_units=args.dense,
+    mixtures=args.mixtures,
+    lstm_impl=getattr(args, "impl", "scan"),
+  )
 
 
 def model_config(args) -> dict:
@@ -53,8 +58,14 @@ def time_calls(fn, iters: int) -> tuple:
 
 def report(result: dict, wall: list, cpu: list) -> None:
   """Adds the timing summary (from `time_calls`) and the platform; prints one JSON line."""
-  result.update(median_s=statistics.median(wall), min_s=min(wall), iters=len(wall),
-                median_cpu_s=statistics.median(cpu), jax=jax.__version__,
-                backend=jax.default_backend(), devices=jax.device_count(),
-                ld_preload=os.environ.get("LD_PRELOAD", ""))
+  result.update(
+    median_s=statistics.median(wall),
+    min_s=min(wall),
+    iters=len(wall),
+    median_cpu_s=statistics.median(cpu),
+    jax=jax.__version__,
+    backend=jax.default_backend(),
+    devices=jax.device_count(),
+    ld_preload=os.environ.get("LD_PRELOAD", ""),
+  )
   print(json.dumps(result), flush=True)

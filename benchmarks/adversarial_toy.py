@@ -38,12 +38,13 @@ _BATCH, _BPTT, _WINDOW = 16, 20, 40
 @functools.cache
 def _steps():
   return {
-      "nll": train.make_generator_step(_GEN),
-      "adv": adversarial.make_adversarial_generator_step(
-          _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5),
-      "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
-      "judge": train.make_discriminator_step(_JUDGE),
-      "judge_accuracy": train.make_discriminator_accuracy(_JUDGE),
+    "nll": train.make_generator_step(_GEN),
+    "adv": adversarial.make_adversarial_generator_step(
+      _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5
+    ),
+    "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
+    "judge": train.make_discriminator_step(_JUDGE),
+    "judge_accuracy": train.make_discriminator_accuracy(_JUDGE),
   }
 
 
@@ -77,18 +78,33 @@ def _judge_accuracy(params, train_series, test_series):
   step, accuracy = _steps()["judge"], _steps()["judge_accuracy"]
   rng, y = np.random.default_rng(9), np.repeat([1.0, 0.0], _BATCH).astype(np.float32)
   for i in range(400):
-    x = np.concatenate([windows.random_windows(train_series, _BATCH, _WINDOW, rng),
-                        _fake(params, jax.random.key(90000 + i))])
+    x = np.concatenate(
+      [
+        windows.random_windows(train_series, _BATCH, _WINDOW, rng),
+        _fake(params, jax.random.key(90000 + i)),
+      ]
+    )
     state, _, _ = step(state, x, y)
-  accs = [accuracy(state.params, np.concatenate(
-      [windows.random_windows(test_series, _BATCH, _WINDOW, rng),
-       _fake(params, jax.random.key(99000 + i))]), y) for i in range(16)]
+  accs = [
+    accuracy(
+      state.params,
+      np.concatenate(
+        [
+          windows.random_windows(test_series, _BATCH, _WINDOW, rng),
+          _fake(params, jax.random.key(99000 + i)),
+        ]
+      ),
+      y,
+    )
+    for i in range(16)
+  ]
   return float(np.mean(accs))
 
 
 def _mean_amplitude(params):
-  return float(np.mean([np.abs(np.asarray(_fake(params, jax.random.key(70000 + i))))
-                        for i in range(16)]))
+  return float(
+    np.mean([np.abs(np.asarray(_fake(params, jax.random.key(70000 + i)))) for i in range(16)])
+  )
 
 
 def _fine_tune(g_state, rnn, streams, train_series, seed, adversarial_loop):
@@ -119,8 +135,7 @@ def compare(seed: int) -> dict:
     batch, streams = windows.next_chunk(train_series, streams, _BPTT, i, seed=seed)
     g_state, rnn, _ = _steps()["nll"](g_state, rnn, batch)
   real = windows.random_windows(test_series, 256, _WINDOW, np.random.default_rng(0))
-  out = {"bench": "adversarial_toy", "seed": seed,
-         "real_amplitude": float(np.mean(np.abs(real)))}
+  out = {"bench": "adversarial_toy", "seed": seed, "real_amplitude": float(np.mean(np.abs(real)))}
   for name, adv in (("nll", False), ("adv", True)):
     params = _fine_tune(g_state, rnn, streams, train_series, seed, adv)
     out[f"judge_{name}"] = _judge_accuracy(params, train_series, test_series)

@@ -26,11 +26,18 @@ def main():
   matmul = jax.jit(jnp.matmul)
   matmul(a, b).block_until_ready()  # compile
   wall, cpu = _common.time_calls(lambda: matmul(a, b), args.iters)
-  flops = 2 * args.n ** 3
-  _common.report({
-      "bench": "matmul", "n": args.n, "dtype": args.dtype,
-      "gflops": flops / statistics.median(wall) / 1e9, "best_gflops": flops / min(wall) / 1e9,
-  }, wall, cpu)
+  flops = 2 * args.n**3
+  _common.report(
+    {
+      "bench": "matmul",
+      "n": args.n,
+      "dtype": args.dtype,
+      "gflops": flops / statistics.median(wall) / 1e9,
+      "best_gflops": flops / min(wall) / 1e9,
+    },
+    wall,
+    cpu,
+  )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ def main():
   args = p.parse_args()
 
   gen = _common.generator(args)
-  variables = jax.jit(gen.init)(jax.random.key(0), gen.zero_state(1),
-                                jax.numpy.zeros((1, 2, args.channels)))
+  variables = jax.jit(gen.init)(
+    jax.random.key(0), gen.zero_state(1), jax.numpy.zeros((1, 2, args.channels))
+  )
   key = jax.random.key(1)
   start = time.perf_counter()
   draw = sampling.sample_jit.lower(gen, variables, key, args.num, args.length).compile()
@@ -33,11 +34,19 @@ def main():
   draw(variables, key)  # first run: allocations
   wall, cpu = _common.time_calls(lambda: draw(variables, key), args.iters)
   median = statistics.median(wall)
-  _common.report({
-      "bench": "sample", "num": args.num, "length": args.length, **_common.model_config(args),
-      "samples_per_s": args.num / median, "timesteps_per_s": args.num * args.length / median,
+  _common.report(
+    {
+      "bench": "sample",
+      "num": args.num,
+      "length": args.length,
+      **_common.model_config(args),
+      "samples_per_s": args.num / median,
+      "timesteps_per_s": args.num * args.length / median,
       "compile_s": compile_s,
-  }, wall, cpu)
+    },
+    wall,
+    cpu,
+  )
 
 
 if __name__ == "__main__":

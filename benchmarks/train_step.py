@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from sensegen import lstm
-from sensegen import train
+from sensegen import steps
 
 
 def train_flops(layers, units, dense, mixtures, channels, batch, steps) -> float:
@@ -30,23 +30,29 @@ def main():
   p.add_argument("--batch", type=int, default=32)
   p.add_argument("--steps", type=int, default=100, help="BPTT window T")
   p.add_argument("--iters", type=int, default=5)
-  p.add_argument("--impl", default="scan", choices=sorted(lstm.IMPLS),
-                 help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16")
+  p.add_argument(
+    "--impl",
+    default="scan",
+    choices=sorted(lstm.IMPLS),
+    help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16",
+  )
   args = p.parse_args()
 
   gen = _common.generator(args)
   rng = np.random.default_rng(0)
   x = rng.normal(size=(args.batch, args.steps + 1, args.channels)).astype(np.float32)
-  batch = jax.device_put({"inputs": x[:, :-1], "targets": x[:, 1:],
-                          "reset": np.zeros(args.batch, bool)})
-  tx = train.make_optimizer(1e-3, 0.9, 1.0)
+  batch = jax.device_put(
+    {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.zeros(args.batch, bool)}
+  )
+  tx = steps.make_optimizer(1e-3, 0.9, 1.0)
   # Jitted: an eager init compiles every initialiser op by op.
-  ts = jax.jit(lambda key: train.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
-      jax.random.key(0))
+  ts = jax.jit(lambda key: steps.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
+    jax.random.key(0)
+  )
   rnn = gen.zero_state(args.batch)
 
   start = time.perf_counter()
-  step = train.make_generator_step(gen).lower(ts, rnn, batch).compile()
+  step = steps.make_generator_step(gen).lower(ts, rnn, batch).compile()
   compile_s = time.perf_counter() - start
   carry = {"ts": ts, "rnn": rnn}
 
@@ -58,15 +64,25 @@ def main():
   one_step()  # first run: allocations
   wall, cpu = _common.time_calls(one_step, args.iters)
   median = statistics.median(wall)
-  flops = train_flops(args.layers, args.units, args.dense, args.mixtures, args.channels,
-                      args.batch, args.steps)
-  _common.report({
-      "bench": "train_step", "batch": args.batch, "T": args.steps,
-      "impl": args.impl, **_common.model_config(args),
+  flops = train_flops(
+    args.layers, args.units, args.dense, args.mixtures, args.channels, args.batch, args.steps
+  )
+  _common.report(
+    {
+      "bench": "train_step",
+      "batch": args.batch,
+      "T": args.steps,
+      "impl": args.impl,
+      **_common.model_config(args),
       "timesteps_per_s": args.batch * args.steps / median,
-      "achieved_gflops": flops / median / 1e9, "gflop_per_step": flops / 1e9,
-      "compile_s": compile_s, "loss": float(carry["metrics"]["train_nll"]),
-  }, wall, cpu)
+      "achieved_gflops": flops / median / 1e9,
+      "gflop_per_step": flops / 1e9,
+      "compile_s": compile_s,
+      "loss": float(carry["metrics"]["train_nll"]),
+    },
+    wall,
+    cpu,
+  )
 
 
 if __name__ == "__main__":

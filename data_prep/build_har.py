@@ -25,24 +25,25 @@ from sensegen.errors import DataError
 from sensegen.errors import SenseGenError
 
 _RAW_DIR = flags.DEFINE_string(
-    "raw_dir", None, "HAPT RawData folder: acc_/gyro_expEE_userUU.txt[.xz] and "
-    "labels.txt. Default: the copy embedded in sensegen.")
+  "raw_dir",
+  None,
+  "HAPT RawData folder: acc_/gyro_expEE_userUU.txt[.xz] and "
+  "labels.txt. Default: the copy embedded in sensegen.",
+)
 _ARCHIVE = flags.DEFINE_string(
-    "archive", None, "The UCI HAPT zip (\"HAPT Data Set.zip\"), instead of "
-    "--raw_dir.")
+  "archive", None, 'The UCI HAPT zip ("HAPT Data Set.zip"), instead of --raw_dir.'
+)
 _DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "TFDS data dir. Default: $SENSEGEN_DATA_DIR or "
-    "~/.cache/sensegen/tfds.")
+  "data_dir", None, "TFDS data dir. Default: $SENSEGEN_DATA_DIR or ~/.cache/sensegen/tfds."
+)
 
 # RawData members anywhere in the zip; macOS "._" resource forks do not match.
-_RAW_MEMBER = re.compile(
-    r"(?:.*/)?RawData/((?:acc|gyro)_exp\d+_user\d+\.txt(?:\.xz)?|labels\.txt)")
+_RAW_MEMBER = re.compile(r"(?:.*/)?RawData/((?:acc|gyro)_exp\d+_user\d+\.txt(?:\.xz)?|labels\.txt)")
 
 
 def _extract(zf: zipfile.ZipFile, name: str, out_dir: pathlib.Path) -> None:
   """Writes the RawData members of `zf` (or of its one nested zip) to `out_dir`."""
-  wanted = [(m, match[1]) for m in zf.namelist()
-            if (match := _RAW_MEMBER.fullmatch(m))]
+  wanted = [(m, match[1]) for m in zf.namelist() if (match := _RAW_MEMBER.fullmatch(m))]
   nested = [m for m in zf.namelist() if m.lower().endswith(".zip")]
   if not wanted and len(nested) == 1:
     # Newer UCI downloads wrap the dataset zip in another zip.
@@ -71,13 +72,10 @@ def extract_raw_data(archive: pathlib.Path, out_dir: pathlib.Path) -> None:
 
 def summary(builder: har.Har) -> str:
   """Sessions and samples per split of the prepared dataset."""
-  lines = [f"har {builder.version} in {builder.data_path} "
-           f"(from {builder.info.metadata['source']})"]
+  lines = [f"har {builder.version} in {builder.data_path} (from {builder.info.metadata['source']})"]
   for split in har.SPLITS:
-    ds = har.load_har(split, channels=har.CHANNELS[:1],
-                      data_dir=builder.data_dir_root)
-    lines.append(f"  {split}: {len(ds.series)} sessions, "
-                 f"{ds.num_samples:,} samples per channel")
+    ds = har.load_har(split, channels=har.CHANNELS[:1], data_dir=builder.data_dir_root)
+    lines.append(f"  {split}: {len(ds.series)} sessions, {ds.num_samples:,} samples per channel")
   return "\n".join(lines)
 
 

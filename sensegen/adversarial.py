@@ -8,15 +8,22 @@ differentiable functions of the generator's parameters, and the generator can
 minimise NLL + a non-saturating GAN loss against a critic trained alongside it.
 """
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-from sensegen import lstm
 from sensegen import mdn
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
+
+__all__ = [
+  "critic_loss",
+  "differentiable_sample",
+  "generator_adversarial_loss",
+  "make_adversarial_generator_step",
+  "make_critic_step",
+  "relaxed_sample",
+]
 
 
 def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True, offdiag=None):
@@ -54,8 +61,9 @@ def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True, of
   return jnp.einsum("...k,...kd->...d", w, mu + noise)
 
 
-def differentiable_sample(model, params, key, num_samples: int, length: int,
-                          gumbel_temperature=0.5, hard=True):
+def differentiable_sample(
+  model, params, key, num_samples: int, length: int, gumbel_temperature=0.5, hard=True
+):
   """Free-running generation `[num_samples, length, D]` that gradients flow through.
 
   Same recursion as `sampling.sample` (zero state, zero first input, each draw fed
@@ -78,78 +86,19 @@ def differentiable_sample(model, params, key, num_samples: int, length: int,
   return jnp.swapaxes(xs, 0, 1)
 
 
-def _spectral_normalise(kernel, power_iterations: int):
-  """kernel `[I, O]` / its largest singular value, estimated by power iteration.
-
-  The iteration starts from a fixed vector on every call, so the critic keeps no
-  state besides its params; as in Miyato et al. (2018) no gradient flows through
-  the singular vectors.
-  """
-  u = jnp.ones((kernel.shape[1],), kernel.dtype)
-  for _ in range(power_iterations):
-    v = kernel @ u
-    v = v / (jnp.linalg.norm(v) + 1e-12)
-    u = kernel.T @ v
-    u = u / (jnp.linalg.norm(u) + 1e-12)
-  u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
-  return kernel / (v @ kernel @ u)
-
-
-class _Dense(nn.Module):
-  """`nn.Dense` with an optionally spectrally normalised kernel."""
-  features: int
-  spectral_norm: bool
-  power_iterations: int
-
-  @nn.compact
-  def __call__(self, x):
-    kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.spectral_norm:
-      kernel = _spectral_normalise(kernel, self.power_iterations)
-    return x @ kernel + bias
-
-
-class CriticDiscriminator(nn.Module):
-  """The generator's adversary in the loop (the paper's `Discriminator` stays the judge).
-
-  [x, x_t - x_{t-1}] -> stacked LSTM -> [last, mean, max over time] -> Dense -> 1 logit.
-  The first difference makes sharp transitions visible to the first layer; max pooling
-  lets a single rare event anywhere in the window decide. Defaults are stronger than
-  the paper's LSTM 64 -> 16 -> 1 (two layers, three poolings, a wider head).
-  """
-  lstm_layers: int = 2
-  lstm_units: int = 64
-  dense_units: int = 64
-  spectral_norm: bool = True  # of the dense head; the LSTM is left as is.
-  power_iterations: int = 5
-
-  @nn.compact
-  def __call__(self, x):
-    """x `[B, T, D]` -> logits `[B]` (sigmoid(logit) = probability that x is real)."""
-    diff = jnp.diff(x, axis=1, prepend=x[:, :1])
-    feats = jnp.concatenate([x, diff], axis=-1)
-    stack = lstm.LSTMStack(feats.shape[-1], self.lstm_layers, self.lstm_units)
-    state = lstm.zero_state(self.lstm_layers, x.shape[0], self.lstm_units, x.dtype)
-    _, h = stack(state, feats)
-    pooled = jnp.concatenate([h[:, -1], h.mean(axis=1), h.max(axis=1)], axis=-1)
-    dense = lambda n: _Dense(n, self.spectral_norm, self.power_iterations)
-    h = nn.leaky_relu(dense(self.dense_units)(pooled), 0.2)
-    return dense(1)(h)[:, 0]
-
-
 def generator_adversarial_loss(critic, critic_params, fake):
   """Non-saturating GAN loss -log D(fake), mean over fake windows `[B, L, D]`."""
   logits = critic.apply(critic_params, fake)
   return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, jnp.ones_like(logits)))
 
 
-def make_adversarial_generator_step(model, critic, adversarial_weight: float, window: int,
-                                    gumbel_temperature: float):
+def make_adversarial_generator_step(
+  model, critic, adversarial_weight: float, window: int, gumbel_temperature: float
+):
   """A jitted step (g_state, rnn_state, batch, critic_params, key) -> (g_state, rnn_state, metrics).
 
   Minimises NLL(batch) + adversarial_weight * -log D(G(z)). The NLL term is exactly
-  `train.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
+  `steps.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
   `[B, k, D]`, `reset` `[B]`, carried state without gradient); the adversarial term
   scores B fresh differentiable windows `[B, window, D]` drawn with `key` by the
   critic, whose params are held fixed. A non-finite step is not applied and the
@@ -158,23 +107,30 @@ def make_adversarial_generator_step(model, critic, adversarial_weight: float, wi
   """
 
   def loss_fn(params, rnn_state, batch, critic_params, key):
-    nll, new_rnn_state = train.sequence_nll(model, params, rnn_state, batch["inputs"],
-                                            batch["targets"], batch.get("labels"))
-    fake = differentiable_sample(model, params, key, batch["inputs"].shape[0], window,
-                                 gumbel_temperature)
+    nll, new_rnn_state = steps.sequence_nll(
+      model, params, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
+    )
+    fake = differentiable_sample(
+      model, params, key, batch["inputs"].shape[0], window, gumbel_temperature
+    )
     adv = generator_adversarial_loss(critic, critic_params, fake)
     return nll + adversarial_weight * adv, (nll, adv, new_rnn_state)
 
-  def step(ts: train.TrainState, rnn_state, batch, critic_params, key):
+  def step(ts: steps.TrainState, rnn_state, batch, critic_params, key):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
     (_, (nll, adv, new_rnn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        ts.params, rnn_state, batch, critic_params, key)
-    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & train.all_finite(grads)
-    new_ts = train.keep_if(ok, ts.apply_gradients(grads=grads), ts)
+      ts.params, rnn_state, batch, critic_params, key
+    )
+    ok = jnp.isfinite(nll) & jnp.isfinite(adv) & steps.all_finite(grads)
+    new_ts = steps.keep_if(ok, ts.apply_gradients(grads=grads), ts)
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
-    metrics = {"train_nll": nll, "adv_g_loss": adv, "grad_norm": optax.tree.norm(grads),
-               "finite": ok}
+    metrics = {
+      "train_nll": nll,
+      "adv_g_loss": adv,
+      "grad_norm": optax.tree.norm(grads),
+      "finite": ok,
+    }
     return new_ts, new_rnn_state, metrics
 
   return jax.jit(step, donate_argnums=(0, 1))
@@ -184,7 +140,7 @@ def critic_loss(critic, params, real, fake, gradient_penalty: float = 0.0):
   """BCE (real = 1, fake = 0) + gradient_penalty / 2 * E||grad_x D(real)||^2 (R1).
 
   Args:
-    critic: a `CriticDiscriminator` (or any module mapping `[B, L, D]` to logits `[B]`).
+    critic: a `models.CriticDiscriminator` (or any module mapping `[B, L, D]` to logits `[B]`).
     params: its variables.
     real, fake: `[B, L, D]` windows.
     gradient_penalty: the R1 weight gamma (Mescheder et al., 2018); 0 turns it off.
@@ -194,15 +150,17 @@ def critic_loss(critic, params, real, fake, gradient_penalty: float = 0.0):
   """
   apply = lambda x: critic.apply(params, x)
   real_logits, fake_logits = apply(real), apply(fake)
-  bce = 0.5 * (jnp.mean(optax.sigmoid_binary_cross_entropy(real_logits, 1.0))
-               + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_logits, 0.0)))
+  bce = 0.5 * (
+    jnp.mean(optax.sigmoid_binary_cross_entropy(real_logits, 1.0))
+    + jnp.mean(optax.sigmoid_binary_cross_entropy(fake_logits, 0.0))
+  )
   accuracy = 0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0))
   loss = bce
   if gradient_penalty:
     # Each window's logit depends only on that window, so the gradient of the sum
     # holds every per-window input gradient.
     grad_real = jax.grad(lambda x: jnp.sum(apply(x)))(real)
-    r1 = jnp.mean(jnp.sum(grad_real ** 2, axis=(1, 2)))
+    r1 = jnp.mean(jnp.sum(grad_real**2, axis=(1, 2)))
     loss = loss + 0.5 * gradient_penalty * r1
   return loss, (bce, accuracy)
 
@@ -213,9 +171,10 @@ def make_critic_step(critic, gradient_penalty: float = 0.0):
   Metrics: adv_d_loss (the BCE, without the penalty) and adv_d_accuracy.
   """
 
-  def step(ts: train.TrainState, real, fake):
+  def step(ts: steps.TrainState, real, fake):
     grad_fn = jax.value_and_grad(
-        lambda p: critic_loss(critic, p, real, fake, gradient_penalty), has_aux=True)
+      lambda p: critic_loss(critic, p, real, fake, gradient_penalty), has_aux=True
+    )
     (_, (bce, accuracy)), grads = grad_fn(ts.params)
     metrics = {"adv_d_loss": bce, "adv_d_accuracy": accuracy}
     return ts.apply_gradients(grads=grads), metrics

@@ -12,10 +12,19 @@ from sensegen import config as config_lib
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import sampling
+from sensegen import train as train_lib
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
 from sensegen.data.windows import Normaliser
 from sensegen.errors import ConfigError
+
+__all__ = [
+  "TrainedGenerator",
+  "label_sequence",
+  "load",
+  "read_config",
+  "train",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +40,7 @@ class TrainedGenerator:
     num_labels: label ids the model is conditioned on (0: unconditioned).
     privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
   """
+
   model: object
   params: dict
   config: Config
@@ -57,8 +67,9 @@ class TrainedGenerator:
 
     return jax.jit(fn, static_argnames=("num_samples", "length"))
 
-  def sample(self, key, num_samples: int, length: int, temperature: float = 1.0,
-             labels=None) -> jax.Array:
+  def sample(
+    self, key, num_samples: int, length: int, temperature: float = 1.0, labels=None
+  ) -> jax.Array:
     """`[num_samples, length, D]` series in physical units; the same key gives the same series.
 
     `labels` (conditioned models): per-step label ids `[length]` or `[num_samples, length]`,
@@ -88,8 +99,9 @@ def _label_id(token: str, names: tuple, num_labels: int) -> int:
   raise ConfigError(f"unknown label {token!r}: expected one of {known}")
 
 
-def label_sequence(label: str, schedule: str, length: int, names: tuple,
-                   num_labels: int) -> np.ndarray:
+def label_sequence(
+  label: str, schedule: str, length: int, names: tuple, num_labels: int
+) -> np.ndarray:
   """Per-step label ids `[L]` from one label (repeated `length` times) or a schedule
   "NAME:STEPS,...". Raises ConfigError naming a bad entry."""
   if not num_labels:
@@ -106,10 +118,11 @@ def label_sequence(label: str, schedule: str, length: int, names: tuple,
 
 
 def read_config(workdir: str) -> Config:
+  """The `Config` of the run in `workdir` (renamed fields of older runs under their new names)."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise ConfigError(f"{path} not found: --workdir must be a trained run directory")
-  saved = fileio.read_json(path)
+  saved = config_lib.read_saved(fileio.read_json(path))
   names = {f.name for f in dataclasses.fields(Config)}
   return Config(**{k: v for k, v in saved.items() if k in names})
 
@@ -117,8 +130,9 @@ def read_config(workdir: str) -> Config:
 def train(cfg: Config) -> TrainedGenerator:
   """Trains (or resumes) the run `cfg` describes and returns its generator: the launcher's
   `--mode=train` for notebooks and scripts (no signal handling)."""
-  from sensegen import schedules  # The training stack, only when training.
-  schedules.prepare(config_lib.validate(cfg)).run()
+  from sensegen.train import setup  # The training stack, only when training.
+
+  setup.prepare(config_lib.validate(cfg)).run()
   return load(cfg.workdir)
 
 
@@ -128,17 +142,24 @@ def load(workdir: str) -> TrainedGenerator:
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
   num_labels = record.get("num_labels", 0)
-  fresh = experiment.init_state(cfg, len(channels), num_labels)
+  # The checkpoint's structure: which train states the run's schedule keeps.
+  critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
+  fresh = experiment.init_state(cfg, len(channels), num_labels, critic_state=critic_state)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
-  found = ckpt.restore_latest(fresh)
+  found = ckpt.restore_latest(fresh.tree())
   ckpt.close()
   if found is None:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
-  _, state, meta = found
+  _, tree, meta = found
   return TrainedGenerator(
-      model=experiment.generator(cfg, len(channels), num_labels), params=state["g"].params,
-      config=cfg,
-      normaliser=Normaliser.from_dict(record["normaliser"]), channels=channels,
-      units=tuple(record["units"]), sample_rate_hz=record["sample_rate_hz"],
-      label_names=tuple(record["label_names"]), num_labels=num_labels,
-      privacy=meta.get("privacy") or {})
+    model=experiment.generator(cfg, len(channels), num_labels),
+    params=tree["g"].params,
+    config=cfg,
+    normaliser=Normaliser.from_dict(record["normaliser"]),
+    channels=channels,
+    units=tuple(record["units"]),
+    sample_rate_hz=record["sample_rate_hz"],
+    label_names=tuple(record["label_names"]),
+    num_labels=num_labels,
+    privacy=meta.get("privacy") or {},
+  )

@@ -14,8 +14,17 @@ all randomness from its `seed`:
 
 import numpy as np
 
+from sensegen.data.windows import check_windows
 from sensegen.errors import DataError
-from sensegen.evaluate import check_windows
+
+__all__ = [
+  "ar_baseline",
+  "baseline_sets",
+  "fit_ar",
+  "gaussian_baseline",
+  "holdout_baseline",
+  "replay_baseline",
+]
 
 
 def _pick(windows: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -24,8 +33,7 @@ def _pick(windows: np.ndarray, n: int, seed: int) -> np.ndarray:
   return windows[rng.choice(len(windows), n, replace=n > len(windows))]
 
 
-def gaussian_baseline(train_windows, n: int, length: int,
-                      seed: int = 0) -> np.ndarray:
+def gaussian_baseline(train_windows, n: int, length: int, seed: int = 0) -> np.ndarray:
   """iid Gaussian steps with each channel's mean and std over all train steps.
 
   Args:
@@ -40,8 +48,7 @@ def gaussian_baseline(train_windows, n: int, length: int,
   x = check_windows(train_windows, "train_windows")
   mean, std = x.mean(axis=(0, 1)), x.std(axis=(0, 1))
   rng = np.random.default_rng(seed)
-  return (mean + std * rng.standard_normal((n, length, x.shape[2]))).astype(
-      np.float32)
+  return (mean + std * rng.standard_normal((n, length, x.shape[2]))).astype(np.float32)
 
 
 def fit_ar(train_windows, order: int) -> tuple:
@@ -61,8 +68,9 @@ def fit_ar(train_windows, order: int) -> tuple:
   if order < 1:
     raise DataError(f"order: {order}, must be at least 1")
   if x.shape[1] <= order + 1:
-    raise DataError(f"train_windows: windows of {x.shape[1]} steps, more "
-                    f"than {order + 1} needed for AR({order})")
+    raise DataError(
+      f"train_windows: windows of {x.shape[1]} steps, more than {order + 1} needed for AR({order})"
+    )
   # [N, L - p, D, p + 1]: each row holds x[t-p..t].
   rows = np.lib.stride_tricks.sliding_window_view(x, order + 1, axis=1)
   phis, intercepts, sigmas = [], [], []
@@ -77,8 +85,9 @@ def fit_ar(train_windows, order: int) -> tuple:
   return np.array(phis), np.array(intercepts), np.array(sigmas)
 
 
-def ar_baseline(train_windows, n: int, length: int, order: int = 4,
-                seed: int = 0, burn_in: int = 200) -> np.ndarray:
+def ar_baseline(
+  train_windows, n: int, length: int, order: int = 4, seed: int = 0, burn_in: int = 200
+) -> np.ndarray:
   """Per-channel AR(order) fitted on the train windows, simulated.
 
   Simulation starts at each channel's train mean and discards `burn_in`
@@ -111,35 +120,18 @@ def ar_baseline(train_windows, n: int, length: int, order: int = 4,
 
 
 def replay_baseline(train_windows, n: int, seed: int = 0) -> np.ndarray:
-  """`n` training windows, replayed as they are (a pure memoriser).
-
-  Args:
-    train_windows: `[N, L, D]`.
-    n: windows to return (with repeats only when n > N).
-    seed: random seed of the choice.
-
-  Returns:
-    float32 `[n, L, D]`.
-  """
+  """`n` training windows `[N, L, D]` replayed as they are (a pure memoriser): float32
+  `[n, L, D]` drawn with `seed`, with repeats only when n > N."""
   return _pick(check_windows(train_windows, "train_windows"), n, seed)
 
 
 def holdout_baseline(test_windows, n: int, seed: int = 0) -> np.ndarray:
-  """`n` real test windows as "synthetic" data (the best achievable).
-
-  Args:
-    test_windows: `[N, L, D]`.
-    n: windows to return (with repeats only when n > N).
-    seed: random seed of the choice.
-
-  Returns:
-    float32 `[n, L, D]`.
-  """
+  """`n` real test windows as "synthetic" data (the best achievable), drawn as in
+  `replay_baseline`."""
   return _pick(check_windows(test_windows, "test_windows"), n, seed)
 
 
-def baseline_sets(train_windows, test_windows, n: int, seed: int = 0,
-                  ar_order: int = 4) -> dict:
+def baseline_sets(train_windows, test_windows, n: int, seed: int = 0, ar_order: int = 4) -> dict:
   """All baselines, `n` windows each of the train window length.
 
   Args:
@@ -156,12 +148,14 @@ def baseline_sets(train_windows, test_windows, n: int, seed: int = 0,
   test_windows = check_windows(test_windows, "test_windows")
   length = train_windows.shape[1]
   if test_windows.shape[1:] != train_windows.shape[1:]:
-    raise DataError(f"test_windows: windows [{test_windows.shape[1]}, "
-                    f"{test_windows.shape[2]}], train_windows has "
-                    f"[{length}, {train_windows.shape[2]}]")
+    raise DataError(
+      f"test_windows: windows [{test_windows.shape[1]}, "
+      f"{test_windows.shape[2]}], train_windows has "
+      f"[{length}, {train_windows.shape[2]}]"
+    )
   return {
-      "real_holdout": holdout_baseline(test_windows, n, seed),
-      "train_replay": replay_baseline(train_windows, n, seed),
-      "gaussian": gaussian_baseline(train_windows, n, length, seed),
-      "ar": ar_baseline(train_windows, n, length, order=ar_order, seed=seed),
+    "real_holdout": holdout_baseline(test_windows, n, seed),
+    "train_replay": replay_baseline(train_windows, n, seed),
+    "gaussian": gaussian_baseline(train_windows, n, length, seed),
+    "ar": ar_baseline(train_windows, n, length, order=ar_order, seed=seed),
   }

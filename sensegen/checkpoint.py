@@ -24,17 +24,23 @@ class Checkpointer:
 
   def __init__(self, directory: str, keep: int = 3):
     self._manager = ocp.CheckpointManager(
-        os.path.abspath(directory),
-        options=ocp.CheckpointManagerOptions(
-            preservation_policy=ocp.checkpoint_managers.LatestN(n=keep),
-            create=True, enable_async_checkpointing=False))
+      os.path.abspath(directory),
+      options=ocp.CheckpointManagerOptions(
+        preservation_policy=ocp.checkpoint_managers.LatestN(n=keep),
+        create=True,
+        enable_async_checkpointing=False,
+      ),
+    )
 
   def steps(self) -> list:
     return sorted(self._manager.all_steps())
 
   def save(self, step: int, state, meta: dict) -> None:
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+    self._manager.save(
+      step,
+      args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+      force=True,
+    )
     self._manager.wait_until_finished()
 
   def restore_latest(self, like):
@@ -47,15 +53,24 @@ class Checkpointer:
     steps = self.steps()
     for step in reversed(steps):
       try:
-        restored = self._manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        restored = self._manager.restore(
+          step,
+          args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+          ),
+        )
         return step, restored["state"], dict(restored["meta"])
       except Exception as err:  # Orbax raises many types for damaged files.
-        logging.warning("checkpoint %d is damaged (%s: %s); trying an older one",
-                        step, type(err).__name__, str(err).splitlines()[0][:200])
+        logging.warning(
+          "checkpoint %d is damaged (%s: %s); trying an older one",
+          step,
+          type(err).__name__,
+          str(err).splitlines()[0][:200],
+        )
     if steps:
       raise CheckpointError(
-          f"none of the checkpoints {steps} in {self._manager.directory} could be restored")
+        f"none of the checkpoints {steps} in {self._manager.directory} could be restored"
+      )
     return None
 
   def close(self) -> None:

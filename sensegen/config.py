@@ -7,9 +7,21 @@ Paper values live in `launch/har.flags`; the defaults here are a small CPU model
 
 import dataclasses
 import json
+import logging
 from typing import Optional
 
 from sensegen.errors import ConfigError
+
+__all__ = [
+  "CONDITIONS",
+  "COVARIANCES",
+  "Config",
+  "DEPRECATED_FLAGS",
+  "LSTM_IMPLS",
+  "MODES",
+  "SCHEDULES",
+  "validate",
+]
 
 
 def _f(default, help_text: str, **extra):
@@ -27,28 +39,45 @@ CONDITIONS = ("", "activity")
 class Config:
   """Every setting of a run. Fields marked `run=True` define the trained model and
   data: a resumed run must repeat them exactly."""
+
   # What to do, where.
   workdir: str = _f("", "Run directory (checkpoints, metrics, plots, reports). Rerunning resumes.")
   mode: str = _f("train", "train | sample | evaluate.")
   # Data.
   data: str = _f("har", "'har' (embedded UCI HAR/HAPT) or a path to a .npz/.csv file.", run=True)
-  eval_data: str = _f("", "Held-out .npz/.csv for --data=PATH (default: last 10% of its series).",
-                      run=True)
-  channels: str = _f("", "Comma-separated channel names (har default: body_acc_x; a file: all).",
-                     run=True)
+  eval_data: str = _f(
+    "", "Held-out .npz/.csv for --data=PATH (default: last 10% of its series).", run=True
+  )
+  channels: str = _f(
+    "", "Comma-separated channel names (har default: body_acc_x; a file: all).", run=True
+  )
   # Generator.
   lstm_layers: int = _f(3, "Stacked LSTM layers of the generator.", run=True)
   lstm_units: int = _f(64, "Units per generator LSTM layer (paper: 256).", run=True)
   dense_units: int = _f(64, "Units of the sigmoid dense layer (paper: 128).", run=True)
   mixtures: int = _f(24, "Gaussian mixture components of the MDN.", run=True)
-  covariance: str = _f("diagonal", "MDN components: diagonal | full (correlated channels via "
-                       "a Cholesky factor).", run=True)
-  lstm_impl: str = _f("scan", "LSTM implementation: scan (autodiff) | fused (custom VJP, same "
-                      "numbers, faster) | bf16 (bf16 matmul inputs).", run=True)
-  condition_on: str = _f("", "'activity': condition the generator on the per-step activity label "
-                         "(trains on the labelled stretches of the sessions).", run=True)
-  output_sigmoid: bool = _f(False, "Paper's sigmoid on the MDN layer (cannot fit normalised "
-                            "data; off by default).", run=True)
+  covariance: str = _f(
+    "diagonal",
+    "MDN components: diagonal | full (correlated channels via a Cholesky factor).",
+    run=True,
+  )
+  lstm_impl: str = _f(
+    "scan",
+    "LSTM implementation: scan (autodiff) | fused (custom VJP, same "
+    "numbers, faster) | bf16 (bf16 matmul inputs).",
+    run=True,
+  )
+  condition_on: str = _f(
+    "",
+    "'activity': condition the generator on the per-step activity label "
+    "(trains on the labelled stretches of the sessions).",
+    run=True,
+  )
+  output_sigmoid: bool = _f(
+    False,
+    "Paper's sigmoid on the MDN layer (cannot fit normalised data; off by default).",
+    run=True,
+  )
   # NLL training.
   batch_size: int = _f(32, "Parallel truncated-BPTT streams per generator step.", run=True)
   bptt_steps: int = _f(100, "Time steps per truncated-BPTT chunk.", run=True)
@@ -65,58 +94,98 @@ class Config:
   keep_checkpoints: int = _f(3, "Checkpoints kept (older ones are deleted).")
   max_bad_steps: int = _f(10, "Consecutive non-finite steps tolerated before stopping.")
   # Discriminator and the alternating schedule (paper's Algorithm 1).
-  schedule: str = _f("nll", "nll | alternating (Algorithm 1) | adversarial (NLL pre-training for "
-                     "--train_steps, then --rounds of critic and NLL + adversarial steps).",
-                     run=True)
-  rounds: int = _f(10, "Rounds of the alternating schedule.")
-  d_epochs: int = _f(200, "Discriminator epochs per round (an epoch = one pass over the round's "
-                     "2*d_batch windows in minibatches of d_minibatch).", run=True)
-  g_epochs: int = _f(100, "Generator steps per round (each one truncated-BPTT NLL step).",
-                     run=True)
-  window: int = _f(400, "Window length of the discriminator and of evaluation (paper: 400).",
-                   run=True)
-  d_batch: int = _f(64, "Real (and as many generated) windows per round: the paper's m.",
-                    run=True)
+  schedule: str = _f(
+    "nll",
+    "nll | alternating (Algorithm 1) | adversarial (NLL pre-training for "
+    "--train_steps, then --rounds of critic and NLL + adversarial steps).",
+    run=True,
+  )
+  rounds: int = _f(10, "Rounds of the alternating and adversarial schedules.")
+  d_epochs: int = _f(
+    200,
+    "Discriminator epochs per round of the alternating schedule (an epoch "
+    "= one pass over the round's 2*d_batch windows in minibatches of "
+    "d_minibatch).",
+    run=True,
+  )
+  g_steps_per_round: int = _f(
+    100,
+    "Generator steps per round (each one truncated-BPTT step) of "
+    "the alternating and adversarial schedules.",
+    run=True,
+  )
+  window: int = _f(
+    400, "Window length of the discriminator and of evaluation (paper: 400).", run=True
+  )
+  d_batch: int = _f(64, "Real (and as many generated) windows per round: the paper's m.", run=True)
   d_minibatch: int = _f(64, "Discriminator minibatch size within an epoch.", run=True)
   d_lstm_units: int = _f(64, "Discriminator LSTM units (paper: 64).", run=True)
   d_dense_units: int = _f(16, "Discriminator sigmoid dense units (paper: 16).", run=True)
   d_learning_rate: float = _f(1e-3, "Discriminator RMSProp learning rate.", run=True)
   # Differential privacy of the generator (DP-SGD).
-  dp: bool = _f(False, "Train the generator with DP-SGD: per-example clipping and Gaussian noise; "
-                "the LSTM state is reset every chunk so an example is one window.", run=True)
+  dp: bool = _f(
+    False,
+    "Train the generator with DP-SGD: per-example clipping and Gaussian noise; "
+    "the LSTM state is reset every chunk so an example is one window.",
+    run=True,
+  )
   dp_clip_norm: float = _f(1.0, "DP: L2 bound of each example's gradient.", run=True)
-  dp_noise_multiplier: float = _f(1.0, "DP: noise std / dp_clip_norm (ignored when "
-                                  "--dp_target_epsilon is set).", run=True)
+  dp_noise_multiplier: float = _f(
+    1.0, "DP: noise std / dp_clip_norm (ignored when --dp_target_epsilon is set).", run=True
+  )
   dp_delta: float = _f(1e-5, "DP: the delta of the reported (epsilon, delta).", run=True)
-  dp_target_epsilon: float = _f(0.0, "DP: pick the noise for the planned steps to spend this "
-                                "epsilon, and stop when it is spent (0: no target).", run=True)
+  dp_target_epsilon: float = _f(
+    0.0,
+    "DP: pick the noise for the planned steps to spend this "
+    "epsilon, and stop when it is spent (0: no target).",
+    run=True,
+  )
   # The adversarial schedule (gradients from a critic through a relaxed sampler).
-  adversarial_weight: float = _f(0.1, "Weight of the non-saturating GAN loss added to the NLL.",
-                                 run=True)
-  gumbel_temperature: float = _f(0.5, "Temperature of the straight-through Gumbel-softmax "
-                                 "choice of mixture component.", run=True)
+  adversarial_weight: float = _f(
+    0.1, "Weight of the non-saturating GAN loss added to the NLL.", run=True
+  )
+  gumbel_temperature: float = _f(
+    0.5, "Temperature of the straight-through Gumbel-softmax choice of mixture component.", run=True
+  )
+  critic_steps: int = _f(
+    200,
+    "Critic steps per round of the adversarial schedule, each on "
+    "d_minibatch fresh real and generated windows.",
+    run=True,
+  )
   adv_window: int = _f(100, "Steps of the generated windows the critic scores.", run=True)
   critic_lr_ratio: float = _f(1.0, "Critic learning rate / --learning_rate.", run=True)
   gradient_penalty: float = _f(1.0, "R1 gradient penalty weight of the critic (0: off).", run=True)
   # Sampling.
-  num_samples: int = _f(256, "Series to generate (--mode=sample); windows per set "
-                        "(--mode=evaluate).")
+  num_samples: int = _f(
+    256, "Series to generate (--mode=sample); windows per set (--mode=evaluate)."
+  )
   sample_length: int = _f(400, "Steps per generated series.")
   temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
   label: str = _f("", "Activity (name or id) of every step of the samples (conditioned runs).")
-  label_schedule: str = _f("", "Per-step activities, e.g. WALKING:500,STAND_TO_SIT:150,SITTING:500; "
-                           "its total is the sample length.")
-  output: str = _f("", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz).")
+  label_schedule: str = _f(
+    "",
+    "Per-step activities, e.g. "
+    "WALKING:500,STAND_TO_SIT:150,SITTING:500; its total is the sample "
+    "length.",
+  )
+  output: str = _f(
+    "", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz)."
+  )
   # Multi-host data parallelism (jax.distributed); one process per host.
-  coordinator_address: str = _f("", "host:port of process 0; set on every host to run one job "
-                                "over several hosts (unset: single host, all local devices).")
+  coordinator_address: str = _f(
+    "",
+    "host:port of process 0; set on every host to run one job "
+    "over several hosts (unset: single host, all local devices).",
+  )
   num_processes: int = _f(1, "Processes (hosts) of a multi-host job.")
   process_id: int = _f(0, "This process's index in a multi-host job.")
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
   baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")
-  posthoc_steps: int = _f(300, "Training steps of the evaluation's post-hoc classifier and "
-                          "forecasters.")
+  posthoc_steps: int = _f(
+    300, "Training steps of the evaluation's post-hoc classifier and forecasters."
+  )
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -132,14 +201,87 @@ def run_fields() -> tuple:
   return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("run"))
 
 
-_POSITIVE = ("lstm_layers", "lstm_units", "dense_units", "mixtures", "batch_size", "bptt_steps",
-             "log_every", "eval_every", "eval_windows", "checkpoint_every", "keep_checkpoints",
-             "max_bad_steps", "rounds", "window", "d_batch", "d_minibatch", "d_lstm_units",
-             "d_dense_units", "num_samples", "posthoc_steps", "adv_window",
-             "gumbel_temperature", "critic_lr_ratio", "sample_length", "learning_rate",
-             "d_learning_rate", "clip_norm", "temperature")
-_NON_NEGATIVE = ("train_steps", "d_epochs", "g_epochs", "adversarial_weight",
-                 "gradient_penalty")
+_POSITIVE = (
+  "lstm_layers",
+  "lstm_units",
+  "dense_units",
+  "mixtures",
+  "batch_size",
+  "bptt_steps",
+  "log_every",
+  "eval_every",
+  "eval_windows",
+  "checkpoint_every",
+  "keep_checkpoints",
+  "max_bad_steps",
+  "rounds",
+  "window",
+  "d_batch",
+  "d_minibatch",
+  "d_lstm_units",
+  "d_dense_units",
+  "num_samples",
+  "posthoc_steps",
+  "adv_window",
+  "gumbel_temperature",
+  "critic_lr_ratio",
+  "sample_length",
+  "learning_rate",
+  "d_learning_rate",
+  "clip_norm",
+  "temperature",
+)
+_NON_NEGATIVE = (
+  "train_steps",
+  "d_epochs",
+  "g_steps_per_round",
+  "critic_steps",
+  "adversarial_weight",
+  "gradient_penalty",
+)
+
+# Renamed flags (old name -> new name): the old names still work, with a warning, so that
+# old flagfiles and saved config.json files resume.
+DEPRECATED_FLAGS = {"g_epochs": "g_steps_per_round"}
+
+
+def with_current_names(values: dict, given, warn: bool = True) -> dict:
+  """Field values with those set under deprecated names moved to their current fields.
+
+  Args:
+    values: field (and deprecated flag) name -> value, e.g. parsed flags or a config.json.
+    given: the names the user set (flags on the command line or in flagfiles, the keys of
+      a saved config.json); other deprecated entries are dropped.
+    warn: log a warning for each deprecated name used (flags, not saved files).
+
+  Raises:
+    ConfigError: an old and a new name are both given, with different values.
+  """
+  values = dict(values)
+  for old, new in DEPRECATED_FLAGS.items():
+    value = values.pop(old, None)
+    if old in given:
+      if new in given and values[new] != value:
+        raise ConfigError(
+          f"--{old}={value} contradicts --{new}={values[new]}; "
+          f"--{old} is the deprecated name of --{new}"
+        )
+      _deprecated(f"--{old} is deprecated: use --{new}", warn)
+      values[new] = value
+  if values.get("schedule") == "adversarial":
+    # The adversarial schedule has no discriminator epochs: --d_epochs was its old name
+    # for the critic steps. It keeps its default there, so it never blocks a resume.
+    default = Config.__dataclass_fields__["d_epochs"].default
+    if "d_epochs" in given and "critic_steps" not in given:
+      _deprecated("--d_epochs for --schedule=adversarial is deprecated: use --critic_steps", warn)
+      values["critic_steps"] = values["d_epochs"]
+    values["d_epochs"] = default
+  return values
+
+
+def _deprecated(message: str, warn: bool) -> None:
+  if warn:
+    logging.warning(message)
 
 
 def validate(cfg: Config) -> Config:
@@ -148,13 +290,15 @@ def validate(cfg: Config) -> Config:
     raise ConfigError(f"--mode={cfg.mode}: expected one of {', '.join(MODES)}")
   if cfg.schedule not in SCHEDULES:
     raise ConfigError(f"--schedule={cfg.schedule}: expected one of {', '.join(SCHEDULES)}")
-  for name, allowed in (("covariance", COVARIANCES), ("lstm_impl", LSTM_IMPLS),
-                        ("condition_on", CONDITIONS)):
+  for name, allowed in (
+    ("covariance", COVARIANCES),
+    ("lstm_impl", LSTM_IMPLS),
+    ("condition_on", CONDITIONS),
+  ):
     if getattr(cfg, name) not in allowed:
-      raise ConfigError(f"--{name}={getattr(cfg, name)}: expected one of "
-                        f"{', '.join(a or repr(a) for a in allowed)}")
-  if cfg.schedule == "adversarial" and cfg.condition_on:
-    raise ConfigError("--schedule=adversarial does not support --condition_on yet")
+      raise ConfigError(
+        f"--{name}={getattr(cfg, name)}: expected one of {', '.join(a or repr(a) for a in allowed)}"
+      )
   if cfg.label and cfg.label_schedule:
     raise ConfigError("--label and --label_schedule exclude each other")
   for name in _POSITIVE:
@@ -178,10 +322,17 @@ def validate(cfg: Config) -> Config:
   return cfg
 
 
+def read_saved(saved: dict) -> dict:
+  """A saved config.json's values under the current field names (also for older runs)."""
+  return with_current_names(saved, set(saved), warn=False)
+
+
 def check_resume(cfg: Config, saved: dict, path: str) -> None:
   """Raises ConfigError if a run-defining flag differs from the run saved at `path`."""
+  saved = read_saved(saved)
   for name in run_fields():
     if name in saved and saved[name] != getattr(cfg, name):
       raise ConfigError(
-          f"--{name}={getattr(cfg, name)} contradicts {path} ({name}={saved[name]}); "
-          f"use the same value to resume or a new --workdir")
+        f"--{name}={getattr(cfg, name)} contradicts {path} ({name}={saved[name]}); "
+        f"use the same value to resume or a new --workdir"
+      )

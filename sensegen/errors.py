@@ -1,5 +1,11 @@
 """Typed errors the library raises; the launcher turns them into one line and exit code 2."""
 
+__all__ = [
+  "ConfigError",
+  "DataError",
+  "SenseGenError",
+]
+
 
 class SenseGenError(Exception):
   """Base class of every error meant for the user (bad input, bad configuration)."""

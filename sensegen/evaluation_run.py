@@ -36,15 +36,15 @@ def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
   if x.ndim != 3:
     raise DataError(f"--synthetic={path}: x has shape {x.shape}, expected [N, L, D]")
   if names != gen.channels:
-    raise DataError(f"--synthetic={path}: channels {list(names)}, the run has "
-                    f"{list(gen.channels)}")
+    raise DataError(f"--synthetic={path}: channels {list(names)}, the run has {list(gen.channels)}")
   return gen.normaliser.normalise(x)
 
 
 def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunData):
   n = cfg.num_samples
   draw = lambda series, purpose, name: windows.random_windows(
-      series, n, cfg.window, np.random.default_rng([cfg.seed, purpose]), name=name)
+    series, n, cfg.window, np.random.default_rng([cfg.seed, purpose]), name=name
+  )
   train = draw(run_data.train.series, _TRAIN, "train data")
   test = draw(run_data.test.series, _TEST, "held-out data")
   if cfg.synthetic:
@@ -53,19 +53,27 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
     labels = None
     if gen.num_labels:  # Label sequences of real train windows drive the conditioned model.
       _, labels = windows.random_windows(
-          run_data.train.series, n, cfg.window, np.random.default_rng([cfg.seed, _SAMPLES]),
-          labels=run_data.train.labels)
+        run_data.train.series,
+        n,
+        cfg.window,
+        np.random.default_rng([cfg.seed, _SAMPLES]),
+        labels=run_data.train.labels,
+      )
     logging.info("sampling %d windows of %d steps", n, cfg.window)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _SAMPLES)
-    synthetic = gen.normaliser.normalise(np.asarray(gen.sample(key, n, cfg.window,
-                                                               cfg.temperature, labels)))
+    synthetic = gen.normaliser.normalise(
+      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels))
+    )
   return train, test, synthetic
 
 
 def _label_runs(ds, label: int, min_length: int) -> list:
   """Stretches of at least `min_length` steps that all carry `label`."""
-  return [x[a:b] for x, lab in zip(ds.series, ds.labels)
-          for a, b in windows.runs(lab == label, min_length)]
+  return [
+    x[a:b]
+    for x, lab in zip(ds.series, ds.labels)
+    for a, b in windows.runs(lab == label, min_length)
+  ]
 
 
 def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
@@ -75,8 +83,11 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
   (for HAR: the 6 basic activities; transitions are shorter). For each, `--num_samples`
   / #activities windows are drawn from the real splits and generated with that label.
   """
-  ids = [a for a in range(1, gen.num_labels)
-         if _label_runs(run_data.train, a, cfg.window) and _label_runs(run_data.test, a, cfg.window)]
+  ids = [
+    a
+    for a in range(1, gen.num_labels)
+    if _label_runs(run_data.train, a, cfg.window) and _label_runs(run_data.test, a, cfg.window)
+  ]
   if not ids:
     raise DataError(f"no activity has stretches of {cfg.window} steps in both splits")
   n = max(cfg.num_samples // len(ids), 2)
@@ -84,46 +95,69 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
   sets = {}
   for c, a in enumerate(ids):
     rng = np.random.default_rng([cfg.seed, _ACTIVITY, a])
-    real_train = windows.random_windows(_label_runs(run_data.train, a, cfg.window), n,
-                                        cfg.window, rng)
-    real_test = windows.random_windows(_label_runs(run_data.test, a, cfg.window), n,
-                                       cfg.window, rng)
+    real_train = windows.random_windows(
+      _label_runs(run_data.train, a, cfg.window), n, cfg.window, rng
+    )
+    real_test = windows.random_windows(
+      _label_runs(run_data.test, a, cfg.window), n, cfg.window, rng
+    )
     key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + a)
-    synth = gen.normaliser.normalise(np.asarray(
-        gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a))))
+    synth = gen.normaliser.normalise(
+      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a)))
+    )
     sets[names[c]] = (real_train, real_test, synth)
   stack = lambda i: np.concatenate([v[i] for v in sets.values()])
   classes = np.repeat(np.arange(len(ids)), n)
-  accuracy = evaluate.activity_accuracy(stack(0), classes, stack(1), classes, stack(2), classes,
-                                        num_classes=len(ids), seed=cfg.seed,
-                                        steps=cfg.posthoc_steps)
+  accuracy = evaluate.activity_accuracy(
+    stack(0),
+    classes,
+    stack(1),
+    classes,
+    stack(2),
+    classes,
+    num_classes=len(ids),
+    seed=cfg.seed,
+    steps=cfg.posthoc_steps,
+  )
   per_activity = {}
   for name, (real_train, _, synth) in sets.items():
     logging.info("scoring activity %s", name)
     per_activity[name] = {
-        "discriminative_score": evaluate.discriminative_score(
-            real_train, synth, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2),
-            steps=cfg.posthoc_steps),
-        "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
-        "acf_distance": evaluate.acf_distance(real_train, synth),
-        "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz)}
-  return {"classes": names, "windows_per_activity": n, **accuracy,
-          "per_activity": per_activity}
+      "discriminative_score": evaluate.discriminative_score(
+        real_train, synth, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2), steps=cfg.posthoc_steps
+      ),
+      "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
+      "acf_distance": evaluate.acf_distance(real_train, synth),
+      "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz),
+    }
+  return {"classes": names, "windows_per_activity": n, **accuracy, "per_activity": per_activity}
 
 
 def run(cli: Config) -> int:
   """Evaluates the run in `cli.workdir`; data and model settings come from its config.json."""
   saved = api.read_config(cli.workdir)
-  cfg = dataclasses.replace(saved, num_samples=cli.num_samples, synthetic=cli.synthetic,
-                            baselines=cli.baselines, temperature=cli.temperature,
-                            seed=cli.seed, workdir=cli.workdir,
-                            posthoc_steps=cli.posthoc_steps)
+  cfg = dataclasses.replace(
+    saved,
+    num_samples=cli.num_samples,
+    synthetic=cli.synthetic,
+    baselines=cli.baselines,
+    temperature=cli.temperature,
+    seed=cli.seed,
+    workdir=cli.workdir,
+    posthoc_steps=cli.posthoc_steps,
+  )
   gen = api.load(cli.workdir)
   run_data = input_pipeline.load(cfg, min_length=cfg.window)
   train, test, synthetic = _sets(cfg, gen, run_data)
   score = lambda synth: evaluate.evaluate(
-      train, test, synth, sample_rate_hz=gen.sample_rate_hz, channels=gen.channels,
-      seed=cfg.seed, steps=cfg.posthoc_steps)
+    train,
+    test,
+    synth,
+    sample_rate_hz=gen.sample_rate_hz,
+    channels=gen.channels,
+    seed=cfg.seed,
+    steps=cfg.posthoc_steps,
+  )
   logging.info("scoring the model's %d windows", len(synthetic))
   report = score(synthetic)
   rows = {}
@@ -141,7 +175,8 @@ def run(cli: Config) -> int:
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "pca.png"), method="pca")
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "tsne.png"), method="tsne")
   to_units = gen.normaliser.denormalise
-  evaluate.plot_trace_grid(to_units(test), to_units(synthetic), os.path.join(out, "traces.png"),
-                           gen.channels)
+  evaluate.plot_trace_grid(
+    to_units(test), to_units(synthetic), os.path.join(out, "traces.png"), gen.channels
+  )
   logging.info("wrote %s/report.json and report.md", out)
   return 0

@@ -24,8 +24,12 @@ def write_samples(path: str, x, channels, units=(), extra=None) -> None:
   check_path(path)
   x = np.asarray(x, np.float32)
   if path.endswith(".npz"):
-    arrays = {"x": x, "channels": np.asarray(list(channels), dtype=str),
-              "units": np.asarray(list(units), dtype=str), **(extra or {})}
+    arrays = {
+      "x": x,
+      "channels": np.asarray(list(channels), dtype=str),
+      "units": np.asarray(list(units), dtype=str),
+      **(extra or {}),
+    }
     with fileio.atomic_open(path, "wb") as f:
       np.savez(f, **arrays)
     return

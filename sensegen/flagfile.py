@@ -33,8 +33,10 @@ def resolve(value: str, cwd: Optional[str] = None) -> str:
     for candidate in (name, name + SUFFIX):
       if candidate in bundled_names():
         return os.path.join(BUNDLED_DIR, candidate)
-  raise ConfigError(f"--flagfile={value}: no such file, and no bundled flagfile of that name "
-                    f"(bundled: {', '.join(bundled_names())})")
+  raise ConfigError(
+    f"--flagfile={value}: no such file, and no bundled flagfile of that name "
+    f"(bundled: {', '.join(bundled_names())})"
+  )
 
 
 def resolve_argv(argv: Sequence[str], cwd: Optional[str] = None) -> list:

@@ -21,6 +21,7 @@ class RunData:
     train, test: `SensorDataset`s whose series are normalised `[T_i, D]` float32.
     normaliser: fitted on the train split only.
   """
+
   train: data_lib.SensorDataset
   test: data_lib.SensorDataset
   normaliser: Normaliser
@@ -39,8 +40,10 @@ def _tail_split(ds, fraction: float):
   """The first (1 - fraction) and the last `fraction` of every series' steps."""
   cut = [int(round(len(s) * (1 - fraction))) for s in ds.series]
   part = lambda sl: dataclasses.replace(
-      ds, series=[s[sl(c)] for s, c in zip(ds.series, cut)],
-      labels=None if ds.labels is None else [l[sl(c)] for l, c in zip(ds.labels, cut)])
+    ds,
+    series=[s[sl(c)] for s, c in zip(ds.series, cut)],
+    labels=None if ds.labels is None else [l[sl(c)] for l, c in zip(ds.labels, cut)],
+  )
   return part(lambda c: slice(None, c)), part(lambda c: slice(c, None))
 
 
@@ -48,8 +51,10 @@ def load_raw(cfg: Config):
   """(train, test) `SensorDataset`s in physical units, as the config asks."""
   if cfg.data == "har":
     channels = cfg.channel_list or HAR_DEFAULT_CHANNELS
-    return (data_lib.load_har("train", channels=channels),
-            data_lib.load_har("test", channels=channels))
+    return (
+      data_lib.load_har("train", channels=channels),
+      data_lib.load_har("test", channels=channels),
+    )
   train = data_lib.load_file(cfg.data, channels=cfg.channel_list)
   if cfg.eval_data:
     test = data_lib.load_file(cfg.eval_data, channels=train.channels)
@@ -95,27 +100,35 @@ def load(cfg: Config, min_length: int) -> RunData:
       raise DataError(f"{name} ({cfg.data}) has no series")
     longest = max(len(s) for s in ds.series)
     if longest < min_length:
-      raise DataError(f"{name} ({cfg.data}): longest series has {longest} steps, "
-                      f"shorter than the {min_length} steps a window/chunk needs")
+      raise DataError(
+        f"{name} ({cfg.data}): longest series has {longest} steps, "
+        f"shorter than the {min_length} steps a window/chunk needs"
+      )
   normaliser = Normaliser.fit(train.series)
-  return RunData(_normalised(train, normaliser), _normalised(test, normaliser), normaliser,
-                 num_labels)
+  return RunData(
+    _normalised(train, normaliser), _normalised(test, normaliser), normaliser, num_labels
+  )
 
 
 def dataset_record(run_data: RunData) -> dict:
   """What a trained model needs to know about its data (written as dataset.json)."""
   ds = run_data.train
-  return {"channels": list(ds.channels), "units": list(ds.units),
-          "sample_rate_hz": float(ds.sample_rate_hz), "label_names": list(ds.label_names),
-          "num_labels": run_data.num_labels,
-          "normaliser": run_data.normaliser.to_dict()}
+  return {
+    "channels": list(ds.channels),
+    "units": list(ds.units),
+    "sample_rate_hz": float(ds.sample_rate_hz),
+    "label_names": list(ds.label_names),
+    "num_labels": run_data.num_labels,
+    "normaliser": run_data.normaliser.to_dict(),
+  }
 
 
 def eval_windows(run_data: RunData, length: int, count: int, seed: int):
   """A fixed set of held-out windows `[count, length, D]` for NLL evaluation, and their
   labels `[count, length]` (None for an unconditioned run)."""
-  rng = np.random.default_rng([seed, 0xe7a1])
+  rng = np.random.default_rng([seed, 0xE7A1])
   if not run_data.conditioned:
     return random_windows(run_data.test.series, count, length, rng, name="held-out data"), None
-  return random_windows(run_data.test.series, count, length, rng,
-                        labels=run_data.test.labels, name="held-out data")
+  return random_windows(
+    run_data.test.series, count, length, rng, labels=run_data.test.labels, name="held-out data"
+  )

@@ -21,10 +21,16 @@ from sensegen import flagfile
 from sensegen import terminal
 from sensegen.errors import ConfigError, SenseGenError
 
-_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-           str: flags.DEFINE_string}
+_DEFINE = {
+  bool: flags.DEFINE_bool,
+  int: flags.DEFINE_integer,
+  float: flags.DEFINE_float,
+  str: flags.DEFINE_string,
+}
 for _field in dataclasses.fields(config_lib.Config):
   _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
+for _old, _new in config_lib.DEPRECATED_FLAGS.items():
+  flags.DEFINE_integer(_old, None, f"Deprecated name of --{_new}.")
 FLAGS = flags.FLAGS
 # INFO lines without absl's `I1128 02:49:20.429279 140095 schedules.py:248]` prefix (absl
 # drops it at the default verbosity only); warnings keep theirs.
@@ -34,8 +40,10 @@ EXIT_BAD_INPUT = 2
 
 
 def config_from_flags() -> config_lib.Config:
-  values = {f.name: getattr(FLAGS, f.name) for f in dataclasses.fields(config_lib.Config)}
-  return config_lib.validate(config_lib.Config(**values))
+  names = [*(f.name for f in dataclasses.fields(config_lib.Config)), *config_lib.DEPRECATED_FLAGS]
+  values = {name: getattr(FLAGS, name) for name in names}
+  given = {name for name in names if FLAGS[name].present}
+  return config_lib.validate(config_lib.Config(**config_lib.with_current_names(values, given)))
 
 
 def _fail(message: str) -> None:
@@ -55,10 +63,10 @@ def _parse(argv):
 def _train(cfg) -> int:
   # Imported here so that --help and flag errors stay fast.
   import jax
-  from sensegen import schedules
+  from sensegen.train import setup
 
   logging.info("JAX backend: %s, %d device(s)", jax.default_backend(), jax.device_count())
-  trainer = schedules.prepare(cfg)
+  trainer = setup.prepare(cfg)
 
   def on_signal(signum, frame):
     del frame
@@ -74,8 +82,11 @@ def _train(cfg) -> int:
     logging.info("training finished; outputs in %s", os.path.abspath(cfg.workdir))
     return 0
   name = signal.Signals(trainer.stop.signal).name
-  print(f"stopped by {name}: checkpoint saved in {cfg.workdir}/checkpoints; "
-        f"rerun the same command to resume", file=sys.stderr)
+  print(
+    f"stopped by {name}: checkpoint saved in {cfg.workdir}/checkpoints; "
+    f"rerun the same command to resume",
+    file=sys.stderr,
+  )
   return 128 + trainer.stop.signal
 
 
@@ -109,12 +120,14 @@ def main(argv) -> int:
     cfg = config_from_flags()
     if cfg.coordinator_address:
       import jax
+
       jax.distributed.initialize(cfg.coordinator_address, cfg.num_processes, cfg.process_id)
     if cfg.mode == "train":
       return _train(cfg)
     if cfg.mode == "sample":
       return _sample(cfg)
     from sensegen import evaluation_run
+
     return evaluation_run.run(cfg)
   except SenseGenError as err:
     _fail(str(err))

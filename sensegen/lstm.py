@@ -17,6 +17,17 @@ import jax.numpy as jnp
 
 from sensegen import errors
 
+__all__ = [
+  "IMPLS",
+  "LSTMStack",
+  "cell",
+  "fused_layer",
+  "layer",
+  "stack",
+  "stack_step",
+  "zero_state",
+]
+
 
 def cell(kernel, bias, c, h, x):
   """One LSTM step. x `[B, I]`, c/h `[B, H]` -> (c, h)."""
@@ -94,8 +105,10 @@ def _fused_bwd(dtype, res, cotangents):
     tc = jnp.tanh(c)
     dh = dh + dh_out
     dc = dc + dh * o * (1 - tc * tc)
-    dz = jnp.concatenate([dc * g * i * (1 - i), dc * i * (1 - g * g),
-                          dc * cp * f * (1 - f), dh * tc * o * (1 - o)], axis=-1)
+    dz = jnp.concatenate(
+      [dc * g * i * (1 - i), dc * i * (1 - g * g), dc * cp * f * (1 - f), dh * tc * o * (1 - o)],
+      axis=-1,
+    )
     return (dc * f, _matmul(dz, w_h_t)), dz
 
   (dc0, dh0), dzs = jax.lax.scan(step, (dc_last, dh_last), (dhs, gates, cs, c_prev), reverse=True)
@@ -123,10 +136,10 @@ def fused_layer(kernel, bias, state, xs, dtype=jnp.float32):
 
 
 IMPLS = {
-    "scan": layer,
-    "fused": fused_layer,
-    # bf16 matmul inputs: ~+30% on AVX-512 CPUs, but gradients agree to only ~1e-2.
-    "bf16": functools.partial(fused_layer, dtype=jnp.bfloat16),
+  "scan": layer,
+  "fused": fused_layer,
+  # bf16 matmul inputs: ~+30% on AVX-512 CPUs, but gradients agree to only ~1e-2.
+  "bf16": functools.partial(fused_layer, dtype=jnp.bfloat16),
 }
 """Layer implementations by name; all share `layer`'s signature."""
 
@@ -174,7 +187,8 @@ def _kernel_init(input_size: int, units: int):
     w_in = nn.initializers.glorot_uniform()(k_in, (input_size, 4 * units), dtype)
     rec_keys = jax.random.split(k_rec, 4)
     w_rec = jnp.concatenate(
-        [nn.initializers.orthogonal()(k, (units, units), dtype) for k in rec_keys], axis=1)
+      [nn.initializers.orthogonal()(k, (units, units), dtype) for k in rec_keys], axis=1
+    )
     return jnp.concatenate([w_in, w_rec], axis=0)
 
   return init
@@ -185,13 +199,14 @@ def _bias_init(units: int):
 
   def init(key, shape, dtype=jnp.float32):
     del key
-    return jnp.zeros(shape, dtype).at[2 * units:3 * units].set(1.0)
+    return jnp.zeros(shape, dtype).at[2 * units : 3 * units].set(1.0)
 
   return init
 
 
 class LSTMStack(nn.Module):
   """Owns the stack's parameters; the computation is the pure functions above."""
+
   input_size: int
   layers: int
   units: int
@@ -200,11 +215,12 @@ class LSTMStack(nn.Module):
   def setup(self):
     sizes = [self.input_size] + [self.units] * (self.layers - 1)
     self.kernels = [
-        self.param(f"kernel_{i}", _kernel_init(n, self.units), (n + self.units, 4 * self.units))
-        for i, n in enumerate(sizes)]
+      self.param(f"kernel_{i}", _kernel_init(n, self.units), (n + self.units, 4 * self.units))
+      for i, n in enumerate(sizes)
+    ]
     self.biases = [
-        self.param(f"bias_{i}", _bias_init(self.units), (4 * self.units,))
-        for i in range(self.layers)]
+      self.param(f"bias_{i}", _bias_init(self.units), (4 * self.units,)) for i in range(self.layers)
+    ]
 
   def _params(self):
     return list(zip(self.kernels, self.biases))

@@ -12,6 +12,21 @@ import math
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+  "cholesky_factor",
+  "log_prob",
+  "log_prob_full",
+  "mean",
+  "mixture_log_prob",
+  "mixture_sample",
+  "num_outputs",
+  "num_outputs_full",
+  "sample",
+  "sample_full",
+  "split_outputs",
+  "split_outputs_full",
+]
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -98,8 +113,7 @@ def log_prob_full(logits, mu, log_sigma, offdiag, x):
   chol = cholesky_factor(log_sigma, offdiag)
   diff = jnp.broadcast_to(x[..., None, :], mu.shape) - mu
   z = jax.scipy.linalg.solve_triangular(chol, diff[..., None], lower=True)[..., 0]
-  log_normal = (-0.5 * jnp.sum(z * z, -1) - jnp.sum(log_sigma, -1)
-                - 0.5 * mu.shape[-1] * _LOG_2PI)
+  log_normal = -0.5 * jnp.sum(z * z, -1) - jnp.sum(log_sigma, -1) - 0.5 * mu.shape[-1] * _LOG_2PI
   return jax.nn.logsumexp(jax.nn.log_softmax(logits, -1) + log_normal, axis=-1)
 
 

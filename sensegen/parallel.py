@@ -16,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from sensegen import errors
-from sensegen import train
+from sensegen import steps
 
 AXIS = "data"
 
@@ -44,8 +44,9 @@ def check_batch_size(batch_size: int, num_devices: int) -> None:
   """Raises ConfigError unless `batch_size` splits evenly over `num_devices`."""
   if batch_size % num_devices:
     raise errors.ConfigError(
-        f"batch size {batch_size} is not divisible by the {num_devices} devices of the "
-        f"data-parallel mesh; use a multiple of {num_devices}")
+      f"batch size {batch_size} is not divisible by the {num_devices} devices of the "
+      f"data-parallel mesh; use a multiple of {num_devices}"
+    )
 
 
 def _from_local_rows(x, sharding: NamedSharding, axis: int):
@@ -70,7 +71,7 @@ def replicate(tree, mesh: Mesh):
 
 
 def make_parallel_generator_step(model, mesh: Mesh):
-  """`train.make_generator_step(model)`, data-parallel over `mesh`.
+  """`steps.make_generator_step(model)`, data-parallel over `mesh`.
 
   Same signature, (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics),
   with the train state and metrics replicated and rnn_state/batch split along B.
@@ -78,10 +79,11 @@ def make_parallel_generator_step(model, mesh: Mesh):
   ConfigError instead of XLA's sharding error.
   """
   step = jax.jit(
-      train.make_generator_step(model),
-      in_shardings=(replicated(mesh), rnn_state_sharding(mesh), batch_sharding(mesh)),
-      out_shardings=(replicated(mesh), rnn_state_sharding(mesh), replicated(mesh)),
-      donate_argnums=(0, 1))
+    steps.make_generator_step(model),
+    in_shardings=(replicated(mesh), rnn_state_sharding(mesh), batch_sharding(mesh)),
+    out_shardings=(replicated(mesh), rnn_state_sharding(mesh), replicated(mesh)),
+    donate_argnums=(0, 1),
+  )
 
   def parallel_step(ts, rnn_state, batch):
     check_batch_size(batch["inputs"].shape[0], mesh.size)

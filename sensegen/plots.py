@@ -18,8 +18,11 @@ def save_png(fig, path: str, dpi: int = 100) -> None:
 def nll_curves(rows: list, path: str) -> None:
   """Train and held-out NLL per step against training step (the paper's Fig. 3)."""
   fig, ax = plt.subplots(figsize=(7, 4))
-  for key, label in (("train_nll", "train"), ("eval_nll", "held-out"),
-                     ("baseline_eval_nll", "per-channel Gaussian (held-out)")):
+  for key, label in (
+    ("train_nll", "train"),
+    ("eval_nll", "held-out"),
+    ("baseline_eval_nll", "per-channel Gaussian (held-out)"),
+  ):
     pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
     if pts:
       ax.plot(*zip(*pts), label=label, marker="." if key != "train_nll" else None)
@@ -57,8 +60,12 @@ def discriminator_accuracy(rows: list, path: str) -> None:
   if pts:
     rounds = [r["round"] for r in pts]
     ax.plot(rounds, [r["d_train_accuracy"] for r in pts], marker="o", label="train windows")
-    ax.plot(rounds, [r["d_heldout_accuracy"] for r in pts], marker="o",
-            label="held-out users + fresh samples")
+    ax.plot(
+      rounds,
+      [r["d_heldout_accuracy"] for r in pts],
+      marker="o",
+      label="held-out users + fresh samples",
+    )
   ax.axhline(0.5, color="gray", ls="--", lw=1)
   ax.set_ylim(0, 1.05)
   ax.set_xlabel("round")

@@ -43,12 +43,23 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
+
+__all__ = [
+  "PrivacyBudget",
+  "epsilon",
+  "make_dp_generator_step",
+  "make_dp_optimizer",
+  "noise_for_target_epsilon",
+  "per_example_gradients",
+  "private_mean_gradient",
+  "sampling_probability",
+]
 
 
 def make_dp_optimizer(learning_rate: float, decay: float):
-  """RMSProp as in `train.make_optimizer`, without its global-norm clip.
+  """RMSProp as in `steps.make_optimizer`, without its global-norm clip.
 
   Per-example clipping already bounds every example's contribution. The noisy mean's
   norm is dominated by noise (about noise_multiplier * clip_norm * sqrt(#params) / B),
@@ -73,19 +84,21 @@ def per_example_gradients(model, params, rnn_state, batch):
   def one(params, state, inputs, targets, labels):
     # vmap strips the batch axis; the model wants one, so each example is a batch of 1.
     labels = None if labels is None else labels[None]
-    nll, state = train.sequence_nll(model, params, state[:, :, None], inputs[None],
-                                    targets[None], labels)
+    nll, state = steps.sequence_nll(
+      model, params, state[:, :, None], inputs[None], targets[None], labels
+    )
     return nll, state[:, :, 0]
 
-  grad_fn = jax.vmap(jax.value_and_grad(one, has_aux=True), in_axes=(None, 2, 0, 0, 0),
-                     out_axes=((0, 2), 0))
-  (nll, state), grads = grad_fn(params, rnn_state, batch["inputs"], batch["targets"],
-                                batch.get("labels"))
+  grad_fn = jax.vmap(
+    jax.value_and_grad(one, has_aux=True), in_axes=(None, 2, 0, 0, 0), out_axes=((0, 2), 0)
+  )
+  (nll, state), grads = grad_fn(
+    params, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
+  )
   return nll, grads, state
 
 
-def private_mean_gradient(per_example_grads, clip_norm: float, noise_multiplier: float,
-                          key):
+def private_mean_gradient(per_example_grads, clip_norm: float, noise_multiplier: float, key):
   """The DP-SGD aggregate: (sum of clipped gradients + N(0, (sigma * clip_norm)^2)) / B.
 
   Args:
@@ -98,25 +111,24 @@ def private_mean_gradient(per_example_grads, clip_norm: float, noise_multiplier:
     (gradient tree with the batch axis removed, fraction of examples that were clipped).
   """
   batch = jax.tree.leaves(per_example_grads)[0].shape[0]
-  summed, num_clipped = optax.transforms.per_example_global_norm_clip(per_example_grads,
-                                                                      clip_norm)
+  summed, num_clipped = optax.transforms.per_example_global_norm_clip(per_example_grads, clip_norm)
   noise = optax.tree.random_like(key, summed)
-  grads = jax.tree.map(lambda s, n: (s + noise_multiplier * clip_norm * n) / batch,
-                       summed, noise)
+  grads = jax.tree.map(lambda s, n: (s + noise_multiplier * clip_norm * n) / batch, summed, noise)
   return grads, num_clipped / batch
 
 
 def _finite_per_example(nll, grads) -> jax.Array:
   """`[B]` True where an example's loss and every gradient entry are finite."""
-  per_leaf = [jnp.all(jnp.isfinite(g.reshape(g.shape[0], -1)), axis=1)
-              for g in jax.tree.leaves(grads)]
+  per_leaf = [
+    jnp.all(jnp.isfinite(g.reshape(g.shape[0], -1)), axis=1) for g in jax.tree.leaves(grads)
+  ]
   return jnp.isfinite(nll) & jnp.all(jnp.stack(per_leaf), axis=0)
 
 
 def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
   """A jitted DP-SGD step (train_state, rnn_state, batch, key) -> (train_state, rnn_state, metrics).
 
-  As `train.make_generator_step` (same batch, state `[layers, 2, B, H]` and metrics,
+  As `steps.make_generator_step` (same batch, state `[layers, 2, B, H]` and metrics,
   plus `clipped_fraction`), with the gradient replaced by `private_mean_gradient` of
   the per-stream gradients; `key` draws the noise and must differ between steps. Use
   `make_dp_optimizer` (no second clip). A non-finite example contributes a zero
@@ -129,17 +141,22 @@ def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
   if not noise_multiplier >= 0:
     raise ConfigError(f"DP noise multiplier must be non-negative, got {noise_multiplier}")
 
-  def step(ts: train.TrainState, rnn_state, batch, key):
+  def step(ts: steps.TrainState, rnn_state, batch, key):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
     nll, grads, new_rnn_state = per_example_gradients(model, ts.params, rnn_state, batch)
     finite = _finite_per_example(nll, grads)
     grads = jax.tree.map(
-        lambda g: jnp.where(finite.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0.0), grads)
+      lambda g: jnp.where(finite.reshape((-1,) + (1,) * (g.ndim - 1)), g, 0.0), grads
+    )
     grads, clipped = private_mean_gradient(grads, clip_norm, noise_multiplier, key)
     new_rnn_state = jnp.where(finite[None, None, :, None], new_rnn_state, 0.0)
-    metrics = {"train_nll": jnp.mean(nll), "grad_norm": optax.tree.norm(grads),
-               "finite": jnp.all(finite), "clipped_fraction": clipped}
+    metrics = {
+      "train_nll": jnp.mean(nll),
+      "grad_norm": optax.tree.norm(grads),
+      "finite": jnp.all(finite),
+      "clipped_fraction": clipped,
+    }
     return ts.apply_gradients(grads=grads), new_rnn_state, metrics
 
   return jax.jit(step, donate_argnums=(0, 1))
@@ -148,50 +165,63 @@ def make_dp_generator_step(model, clip_norm: float, noise_multiplier: float):
 # --- accounting --------------------------------------------------------------
 
 
-def sampling_probability(batch_size: int, total_train_steps_in_data: int,
-                         bptt_steps: int) -> float:
+def sampling_probability(batch_size: int, total_train_steps_in_data: int, bptt_steps: int) -> float:
   """q = batch_size / number_of_examples, with number_of_examples = total // bptt_steps.
 
   `total_train_steps_in_data` is the number of time steps of all training sessions.
   """
   examples = total_train_steps_in_data // bptt_steps
   if not 0 < batch_size <= examples:
-    raise ConfigError(f"DP accounting needs 0 < batch ({batch_size}) <= number of examples "
-                      f"({total_train_steps_in_data} steps // bptt {bptt_steps} = {examples})")
+    raise ConfigError(
+      f"DP accounting needs 0 < batch ({batch_size}) <= number of examples "
+      f"({total_train_steps_in_data} steps // bptt {bptt_steps} = {examples})"
+    )
   return batch_size / examples
 
 
 def _dp_event(noise_multiplier: float, sampling_probability: float, steps: int):
   import dp_accounting  # pylint: disable=g-import-not-at-top  (2 s of imports; --dp runs only)
+
   return dp_accounting.SelfComposedDpEvent(
-      dp_accounting.PoissonSampledDpEvent(
-          sampling_probability, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
+    dp_accounting.PoissonSampledDpEvent(
+      sampling_probability, dp_accounting.GaussianDpEvent(noise_multiplier)
+    ),
+    steps,
+  )
 
 
-def epsilon(noise_multiplier: float, sampling_probability: float, steps: int,
-            delta: float) -> float:
+def epsilon(
+  noise_multiplier: float, sampling_probability: float, steps: int, delta: float
+) -> float:
   """Epsilon (RDP accountant) after `steps` Poisson-sampled Gaussian steps; inf without noise."""
   if steps == 0:
     return 0.0  # dp-accounting refuses a composition of zero events.
   from dp_accounting import rdp  # pylint: disable=g-import-not-at-top
+
   accountant = rdp.RdpAccountant()
   accountant.compose(_dp_event(noise_multiplier, sampling_probability, steps))
   return accountant.get_epsilon(delta)
 
 
-def noise_for_target_epsilon(target_epsilon: float, sampling_probability: float,
-                             steps: int, delta: float) -> float:
+def noise_for_target_epsilon(
+  target_epsilon: float, sampling_probability: float, steps: int, delta: float
+) -> float:
   """The smallest noise multiplier whose `epsilon` after `steps` is at most `target_epsilon`."""
   import dp_accounting  # pylint: disable=g-import-not-at-top
   from dp_accounting import rdp  # pylint: disable=g-import-not-at-top
+
   return dp_accounting.calibrate_dp_mechanism(
-      rdp.RdpAccountant, lambda sigma: _dp_event(sigma, sampling_probability, steps),
-      target_epsilon, delta)
+    rdp.RdpAccountant,
+    lambda sigma: _dp_event(sigma, sampling_probability, steps),
+    target_epsilon,
+    delta,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class PrivacyBudget:
   """The budget of one DP training run; without `target_epsilon` it only reports."""
+
   noise_multiplier: float
   sampling_probability: float
   delta: float
@@ -218,16 +248,3 @@ class PrivacyBudget:
       mid = (lo + hi) // 2
       lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
-
-
-def check_compatible(schedule: str, dp: bool) -> None:
-  """Refuses DP training with a schedule whose generator updates the accounting misses.
-
-  "nll" trains G alone. "alternating" is fine too: its discriminator is trained on
-  real and generated windows but never feeds gradients into G, and only G's
-  parameters are released (D is not private and must not be released). In
-  "adversarial" D's output is part of G's loss, which this accounting does not cover.
-  """
-  if dp and schedule == "adversarial":
-    raise ConfigError("--dp with --schedule=adversarial is refused: the discriminator's "
-                      "feedback to the generator would need its own privacy accounting")

@@ -8,9 +8,15 @@ import jax.numpy as jnp
 
 from sensegen import mdn
 
+__all__ = [
+  "sample",
+  "sample_jit",
+]
 
-def sample(model, params, key, num_samples: int, length: int, temperature=1.0,
-           prime=None, labels=None):
+
+def sample(
+  model, params, key, num_samples: int, length: int, temperature=1.0, prime=None, labels=None
+):
   """Draws `[num_samples, length, D]` series from the generator.
 
   Args:
@@ -31,15 +37,15 @@ def sample(model, params, key, num_samples: int, length: int, temperature=1.0,
     labels = jnp.zeros((num_samples, length), jnp.int32)
   if prime is not None:
     prime_labels = jnp.broadcast_to(labels[:, :1], prime.shape[:2])[:, :-1]
-    state, _ = model.apply(params, state, prime[:, :-1],
-                           prime_labels if model.num_labels else None)
+    state, _ = model.apply(params, state, prime[:, :-1], prime_labels if model.num_labels else None)
     x = prime[:, -1]
 
   def step(carry, inputs):
     state, x = carry
     step_key, label = inputs
-    state, mix = model.apply(params, state, x, label if model.num_labels else None,
-                             method=model.step)
+    state, mix = model.apply(
+      params, state, x, label if model.num_labels else None, method=model.step
+    )
     x = mdn.mixture_sample(step_key, mix, temperature=temperature)
     return (state, x), x
 

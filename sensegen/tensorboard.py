@@ -35,13 +35,13 @@ from tensorboardX.proto import event_pb2
 from tensorboardX.proto import summary_pb2
 
 TAGS = {
-    "train_nll": "nll/train",
-    "eval_nll": "nll/eval",
-    "baseline_eval_nll": "nll/baseline_eval",
-    "steps_per_sec": "perf/steps_per_sec",
-    "round": "discriminator/round",
-    "d_train_accuracy": "discriminator/train_accuracy",
-    "d_heldout_accuracy": "discriminator/heldout_accuracy",
+  "train_nll": "nll/train",
+  "eval_nll": "nll/eval",
+  "baseline_eval_nll": "nll/baseline_eval",
+  "steps_per_sec": "perf/steps_per_sec",
+  "round": "discriminator/round",
+  "d_train_accuracy": "discriminator/train_accuracy",
+  "d_heldout_accuracy": "discriminator/heldout_accuracy",
 }
 # Keys whose curves the HParams dashboard shows (their last value) for the run.
 HPARAM_METRICS = ("train_nll", "eval_nll", "d_heldout_accuracy")
@@ -66,7 +66,8 @@ class TensorBoardLog:
     # tensorboardX names a file by the second and opens it with "wb": the suffix
     # keeps a reopen within the same second from truncating the previous file.
     self._writer = tensorboardX.FileWriter(
-        logdir, flush_secs=flush_secs, filename_suffix=f".{len(files)}")
+      logdir, flush_secs=flush_secs, filename_suffix=f".{len(files)}"
+    )
 
   def _claim(self, name: str, step: int) -> bool:
     """Whether `step` is past the last one written for tag `name`; if so, takes it."""
@@ -77,9 +78,11 @@ class TensorBoardLog:
 
   def scalars(self, step: int, row: Mapping[str, Any]) -> None:
     """Adds every number in `row` except `step` itself (bools, None, strings skipped)."""
-    values = [summary_pb2.Summary.Value(tag=tag(k), simple_value=float(v))
-              for k, v in row.items()
-              if k != "step" and _is_number(v) and self._claim(tag(k), step)]
+    values = [
+      summary_pb2.Summary.Value(tag=tag(k), simple_value=float(v))
+      for k, v in row.items()
+      if k != "step" and _is_number(v) and self._claim(tag(k), step)
+    ]
     if values:
       self._writer.add_summary(summary_pb2.Summary(value=values), step)
 
@@ -97,8 +100,9 @@ class TensorBoardLog:
     """
     if HPARAMS_TAG in self._last_step:
       return False
-    hparams = {k: v if isinstance(v, (bool, int, float, str)) else str(v)
-               for k, v in config.items()}
+    hparams = {
+      k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in config.items()
+    }
     summaries = tbx_summary.hparams(hparams, dict.fromkeys(tag(k) for k in metrics))
     # One event for the three summaries: a crash leaves all of them or none.
     values = [value for s in summaries for value in s.value]
@@ -123,8 +127,9 @@ def _png_summary(name: str, path: str) -> summary_pb2.Summary:
   with Image.open(io.BytesIO(data)) as im:  # Reads the header only; no decode.
     if im.format != "PNG":
       raise ValueError(f"{path}: expected a PNG image, got {im.format}")
-    image = summary_pb2.Summary.Image(height=im.height, width=im.width,
-                                      colorspace=len(im.getbands()), encoded_image_string=data)
+    image = summary_pb2.Summary.Image(
+      height=im.height, width=im.width, colorspace=len(im.getbands()), encoded_image_string=data
+    )
   return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=name, image=image)])
 
 

@@ -16,8 +16,9 @@ _CPP_MIN_LOG_LEVEL = "1"
 
 def is_shown(record: logging.LogRecord) -> bool:
   """A warning or worse, or a line logged by a module of this package."""
-  return (record.levelno >= logging.WARNING
-          or os.path.abspath(record.pathname).startswith(_PACKAGE_DIR))
+  return record.levelno >= logging.WARNING or os.path.abspath(record.pathname).startswith(
+    _PACKAGE_DIR
+  )
 
 
 def configure(handler: logging.Handler, verbosity: int) -> None:

@@ -29,13 +29,15 @@ def pytest_configure(config):
   if _OWNER in os.environ:  # An xdist worker: the controller made the directory.
     return
   root = tempfile.mkdtemp(prefix="sensegen-tests-")
-  os.environ.update({
+  os.environ.update(
+    {
       _OWNER: root,
       "SENSEGEN_DATA_DIR": os.path.join(root, "tfds"),
       "JAX_COMPILATION_CACHE_DIR": os.path.join(root, "jax_cache"),
       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
       "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-  })
+    }
+  )
   os.environ["_SENSEGEN_TEST_SESSION_OWNER"] = str(os.getpid())
 
 

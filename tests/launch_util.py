@@ -12,15 +12,22 @@ SMOKE = str(REPO / "launch" / "smoke.flags")
 def launch(*flags, timeout=300, env=None, **popen):
   """Runs `python -m sensegen.launch --flagfile=launch/smoke.flags FLAGS...`."""
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO), **(env or {})}
-  return subprocess.run([sys.executable, "-m", "sensegen.launch", f"--flagfile={SMOKE}", *flags],
-                        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO,
-                        **popen)
+  return subprocess.run(
+    [sys.executable, "-m", "sensegen.launch", f"--flagfile={SMOKE}", *flags],
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    env=env,
+    cwd=REPO,
+    **popen,
+  )
 
 
 def launch_in_process(*flags) -> int:
   """`main` of the launcher in this process (fast: JAX is already loaded); returns the exit
   code. Flags are reset first, as absl keeps them in a global registry."""
   from sensegen import launch as launch_lib
+
   argv = ["sensegen.launch", f"--flagfile={SMOKE}", *flags]
   launch_lib.FLAGS.unparse_flags()
   try:

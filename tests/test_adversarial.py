@@ -8,22 +8,23 @@ import pytest
 from sensegen import adversarial
 from sensegen import mdn
 from sensegen import models
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
 
 # One tiny setup shared by the step tests, so that each jitted step compiles once for the
 # whole file.
 _GEN = models.Generator(channels=1, lstm_layers=1, lstm_units=16, dense_units=16, mixtures=3)
-_CRITIC = adversarial.CriticDiscriminator(lstm_layers=1, lstm_units=16, dense_units=16)
+_CRITIC = models.CriticDiscriminator(lstm_layers=1, lstm_units=16, dense_units=16)
 _BATCH, _BPTT, _WINDOW = 16, 20, 40
 
 
 @functools.cache
 def _steps():
   return {
-      "adv": adversarial.make_adversarial_generator_step(
-          _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5),
-      "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
+    "adv": adversarial.make_adversarial_generator_step(
+      _GEN, _CRITIC, adversarial_weight=1.0, window=_WINDOW, gumbel_temperature=0.5
+    ),
+    "critic": adversarial.make_critic_step(_CRITIC, gradient_penalty=1.0),
   }
 
 
@@ -31,12 +32,12 @@ def _steps():
 def _init_and_tx(model, lr):
   # One jitted init (faster to compile than Flax's op-by-op one) and one optimizer per
   # model: the optimizer is static in TrainState, so a new one would recompile the steps.
-  return jax.jit(model.init), train.make_optimizer(lr, 0.9, 1.0)
+  return jax.jit(model.init), steps.make_optimizer(lr, 0.9, 1.0)
 
 
 def _state(model, key, example_inputs, lr):
   init, tx = _init_and_tx(model, lr)
-  return train.TrainState.create(apply_fn=None, params=init(key, *example_inputs), tx=tx)
+  return steps.TrainState.create(apply_fn=None, params=init(key, *example_inputs), tx=tx)
 
 
 def _g_state(seed=0):
@@ -52,9 +53,11 @@ def _sines(rng, num, length=_WINDOW):
   return np.sin(2 * np.pi * t / 20)[..., None].astype(np.float32)
 
 
-_MIXTURE = (jnp.array([0.0, 1.0, -0.5]),
-            jnp.array([[-3.0], [0.0], [4.0]]),
-            jnp.log(jnp.array([[0.5], [1.0], [0.3]])))
+_MIXTURE = (
+  jnp.array([0.0, 1.0, -0.5]),
+  jnp.array([[-3.0], [0.0], [4.0]]),
+  jnp.log(jnp.array([[0.5], [1.0], [0.3]])),
+)
 
 
 @functools.partial(jax.jit, static_argnames=("n", "hard"))
@@ -103,20 +106,23 @@ def test_relaxed_sample_matches_mdn_sample_full_with_correlated_channels():
   offdiag = jnp.array([[0.8], [-0.5]])
   keys = jax.random.split(jax.random.key(1), 40000)
   ref = jax.vmap(lambda k: mdn.sample_full(k, logits, mu, log_sigma, offdiag))(keys[::2])
-  x = jax.vmap(lambda k: adversarial.relaxed_sample(
-      k, logits, mu, log_sigma, 1.0, offdiag=offdiag))(keys[1::2])
+  x = jax.vmap(
+    lambda k: adversarial.relaxed_sample(k, logits, mu, log_sigma, 1.0, offdiag=offdiag)
+  )(keys[1::2])
   np.testing.assert_allclose(x.mean(0), ref.mean(0), atol=0.06)
   np.testing.assert_allclose(np.cov(np.asarray(x).T), np.cov(np.asarray(ref).T), atol=0.12)
 
 
-_FULL_GEN = models.Generator(channels=2, lstm_layers=1, lstm_units=8, dense_units=8,
-                             mixtures=3, covariance="full")
+_FULL_GEN = models.Generator(
+  channels=2, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3, covariance="full"
+)
 
 
 @pytest.mark.parametrize("gen", [_GEN, _FULL_GEN], ids=["diagonal", "full"])
 def test_differentiable_sample_gradients_reach_every_generator_param(gen):
-  params = _state(gen, jax.random.key(0), (gen.zero_state(1), jnp.zeros((1, 2, gen.channels))),
-                  1e-2).params
+  params = _state(
+    gen, jax.random.key(0), (gen.zero_state(1), jnp.zeros((1, 2, gen.channels))), 1e-2
+  ).params
 
   def score(p):
     xs = adversarial.differentiable_sample(gen, p, jax.random.key(1), 4, 30)
@@ -130,15 +136,16 @@ def test_differentiable_sample_gradients_reach_every_generator_param(gen):
 
 
 def test_differentiable_sample_rejects_conditioned_generators():
-  gen = models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3,
-                         num_labels=2)
+  gen = models.Generator(
+    channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3, num_labels=2
+  )
   with pytest.raises(ConfigError):
     adversarial.differentiable_sample(gen, {}, jax.random.key(0), 2, 5)
 
 
 def test_critic_spectral_norm_bounds_the_dense_kernels():
   kernel = jax.random.normal(jax.random.key(0), (48, 16))
-  normalised = adversarial._spectral_normalise(kernel, power_iterations=30)
+  normalised = models._spectral_normalise(kernel, power_iterations=30)
   np.testing.assert_allclose(np.linalg.norm(np.asarray(normalised), 2), 1.0, atol=1e-3)
 
 
@@ -154,18 +161,20 @@ def test_adversarial_generator_step_changes_params_and_keeps_finite():
   batch = {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.ones(_BATCH, bool)}
   g_state = _g_state()
   before = jax.tree.map(np.asarray, g_state.params)
-  g_state, rnn, m = _steps()["adv"](g_state, _GEN.zero_state(_BATCH), batch, _c_state().params,
-                                    jax.random.key(3))
+  g_state, rnn, m = _steps()["adv"](
+    g_state, _GEN.zero_state(_BATCH), batch, _c_state().params, jax.random.key(3)
+  )
   assert set(m) == {"train_nll", "adv_g_loss", "grad_norm", "finite"}
   assert bool(m["finite"]) and np.isfinite(float(m["adv_g_loss"])) and float(m["grad_norm"]) > 0
   assert int(g_state.step) == 1 and rnn.shape == (1, 2, _BATCH, 16)
-  changed = jax.tree.map(lambda a, b: not np.allclose(a, b), before,
-                         jax.tree.map(np.asarray, g_state.params))
+  changed = jax.tree.map(
+    lambda a, b: not np.allclose(a, b), before, jax.tree.map(np.asarray, g_state.params)
+  )
   assert all(jax.tree.leaves(changed))
   for leaf in jax.tree.leaves(g_state.params):
     assert np.all(np.isfinite(leaf))
 
-  # A non-finite batch is skipped, as in `train.make_generator_step`.
+  # A non-finite batch is skipped, as in `steps.make_generator_step`.
   before = jax.tree.map(np.asarray, g_state.params)
   bad = dict(batch, inputs=np.full_like(batch["inputs"], np.nan))
   g_state, rnn, m = _steps()["adv"](g_state, rnn, bad, _c_state().params, jax.random.key(4))
@@ -192,6 +201,7 @@ def test_critic_step_lowers_its_loss_on_a_fixed_batch_of_sines_vs_noise(seed):
 
 # --- the adversarial generator step as an optimiser of its own objective -----------
 
+
 def _fixed_batch(seed):
   x = _sines(np.random.default_rng(seed), _BATCH, _BPTT + 1)
   return {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.ones(_BATCH, bool)}
@@ -205,8 +215,9 @@ def test_adversarial_step_lowers_its_own_loss_on_a_fixed_batch(seed):
   batch, g_state, critic = _fixed_batch(seed), _g_state(seed), _c_state(seed + 1).params
   totals = []
   for _ in range(4):  # Metrics are those of the parameters before each update.
-    g_state, _, m = _steps()["adv"](g_state, _GEN.zero_state(_BATCH), batch, critic,
-                                    jax.random.key(7))
+    g_state, _, m = _steps()["adv"](
+      g_state, _GEN.zero_state(_BATCH), batch, critic, jax.random.key(7)
+    )
     totals.append(float(m["train_nll"]) + float(m["adv_g_loss"]))
   assert totals[3] < totals[0] - 0.1, totals
 
@@ -217,8 +228,9 @@ def test_the_critic_s_verdict_reaches_the_generator_update():
   batch = _fixed_batch(0)
   updates, nlls = [], []
   for critic_seed in (1, 2):
-    g_state, _, m = _steps()["adv"](_g_state(0), _GEN.zero_state(_BATCH), batch,
-                                    _c_state(critic_seed).params, jax.random.key(7))
+    g_state, _, m = _steps()["adv"](
+      _g_state(0), _GEN.zero_state(_BATCH), batch, _c_state(critic_seed).params, jax.random.key(7)
+    )
     updates.append(jax.tree.map(np.asarray, g_state.params))
     nlls.append(float(m["train_nll"]))
   assert nlls[0] == nlls[1]

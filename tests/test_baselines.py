@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sensegen import baselines
-from sensegen import evaluate as ev
 from sensegen.errors import DataError
+from sensegen.evaluate import stats
 
 
 def _ar1(seed, n, length, phi, mean=0.0, burn_in=100):
@@ -16,13 +16,11 @@ def _ar1(seed, n, length, phi, mean=0.0, burn_in=100):
   for _ in range(burn_in + length):
     x = phi * x + rng.normal(size=n)
     steps.append(x)
-  return (np.stack(steps[burn_in:], axis=1)[..., None] + mean).astype(
-      np.float32)
+  return (np.stack(steps[burn_in:], axis=1)[..., None] + mean).astype(np.float32)
 
 
 def _noise(seed, n, length=16, d=2):
-  return np.random.default_rng(seed).normal(size=(n, length, d)).astype(
-      np.float32)
+  return np.random.default_rng(seed).normal(size=(n, length, d)).astype(np.float32)
 
 
 def test_fit_ar_recovers_ar1_coefficient():
@@ -36,7 +34,7 @@ def test_ar_baseline_reproduces_ar1_dynamics():
   train = _ar1(0, 40, 200, 0.7, mean=3.0)
   synth = baselines.ar_baseline(train, 200, 100, order=1, seed=1)
   assert synth.shape == (200, 100, 1) and synth.dtype == np.float32
-  lag1 = ev.autocorrelation(synth, 1).mean()
+  lag1 = stats.autocorrelation(synth, 1).mean()
   # The per-window estimator is biased low by about (1 + 4 phi) / L.
   assert lag1 == pytest.approx(0.7, abs=0.06)
   assert synth.mean() == pytest.approx(3.0, abs=0.1)
@@ -73,17 +71,28 @@ def test_baseline_sets_are_named_shaped_and_seeded():
   assert all(np.array_equal(sets[k], again[k]) for k in sets)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: baselines.gaussian_baseline(np.zeros((3, 4)), 2, 4, seed=0),
-     "train_windows: rank 2, expected windows"),
-    (lambda: baselines.replay_baseline(np.full((2, 4, 1), np.nan), 2),
-     "train_windows: contains NaN"),
-    (lambda: baselines.ar_baseline(_noise(0, 3, length=4), 2, 8, order=4),
-     "train_windows: windows of 4 steps, more than 5 needed"),
+@pytest.mark.parametrize(
+  "call, message",
+  [
+    (
+      lambda: baselines.gaussian_baseline(np.zeros((3, 4)), 2, 4, seed=0),
+      "train_windows: rank 2, expected windows",
+    ),
+    (
+      lambda: baselines.replay_baseline(np.full((2, 4, 1), np.nan), 2),
+      "train_windows: contains NaN",
+    ),
+    (
+      lambda: baselines.ar_baseline(_noise(0, 3, length=4), 2, 8, order=4),
+      "train_windows: windows of 4 steps, more than 5 needed",
+    ),
     (lambda: baselines.fit_ar(_noise(0, 3), 0), "order: 0, must be at least 1"),
-    (lambda: baselines.baseline_sets(_noise(0, 3), _noise(1, 3, d=3), 2),
-     "test_windows: windows [16, 3], train_windows has [16, 2]"),
-])
+    (
+      lambda: baselines.baseline_sets(_noise(0, 3), _noise(1, 3, d=3), 2),
+      "test_windows: windows [16, 3], train_windows has [16, 2]",
+    ),
+  ],
+)
 def test_bad_input_raises_data_error(call, message):
   with pytest.raises(DataError) as info:
     call()

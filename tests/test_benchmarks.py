@@ -10,9 +10,9 @@ import pytest
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY = ["--layers", "1", "--units", "8", "--dense", "8", "--mixtures", "2", "--iters", "1"]
 _RUNS = {
-    "train_step.py": _TINY + ["--batch", "4", "--steps", "5", "--impl", "fused"],
-    "sample.py": _TINY + ["--num", "2", "--length", "5"],
-    "matmul_peak.py": ["--n", "64", "--iters", "2"],
+  "train_step.py": _TINY + ["--batch", "4", "--steps", "5", "--impl", "fused"],
+  "sample.py": _TINY + ["--num", "2", "--length", "5"],
+  "matmul_peak.py": ["--n", "64", "--iters", "2"],
 }
 _TIMING = {"compile_s", "median_s", "min_s", "iters"}
 
@@ -21,10 +21,17 @@ _TIMING = {"compile_s", "median_s", "min_s", "iters"}
 def outputs():
   """Script name -> its parsed JSON line; the three run side by side to save time."""
   env = dict(os.environ, JAX_PLATFORMS="cpu")
-  procs = {name: subprocess.Popen([sys.executable, os.path.join(_REPO, "benchmarks", name), *args],
-                                  env=env, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-           for name, args in _RUNS.items()}
+  procs = {
+    name: subprocess.Popen(
+      [sys.executable, os.path.join(_REPO, "benchmarks", name), *args],
+      env=env,
+      cwd="/",
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for name, args in _RUNS.items()
+  }
   results = {}
   for name, proc in procs.items():
     out, err = proc.communicate(timeout=300)

@@ -11,9 +11,18 @@ from sensegen.config import Config
 
 
 def _state(seed=0):
-  cfg = Config(workdir="x", lstm_layers=1, lstm_units=4, dense_units=4, mixtures=2,
-               batch_size=2, d_lstm_units=4, d_dense_units=2, seed=seed)
-  return experiment.init_state(cfg, 1)
+  cfg = Config(
+    workdir="x",
+    lstm_layers=1,
+    lstm_units=4,
+    dense_units=4,
+    mixtures=2,
+    batch_size=2,
+    d_lstm_units=4,
+    d_dense_units=2,
+    seed=seed,
+  )
+  return experiment.init_state(cfg, 1).tree()
 
 
 def _equal(a, b):

@@ -18,20 +18,39 @@ from sensegen.errors import ConfigError
 
 # The design card's command at a size that finishes in seconds: every size flag of
 # har.flags overridden, its Algorithm 1 replaced by plain NLL training.
-TINY = ("--schedule=nll", "--lstm_layers=1", "--lstm_units=8", "--dense_units=8",
-        "--mixtures=2", "--batch_size=4", "--bptt_steps=10", "--train_steps=6", "--log_every=3",
-        "--eval_every=3", "--checkpoint_every=3", "--window=50", "--eval_windows=8")
+TINY = (
+  "--schedule=nll",
+  "--lstm_layers=1",
+  "--lstm_units=8",
+  "--dense_units=8",
+  "--mixtures=2",
+  "--batch_size=4",
+  "--bptt_steps=10",
+  "--train_steps=6",
+  "--log_every=3",
+  "--eval_every=3",
+  "--checkpoint_every=3",
+  "--window=50",
+  "--eval_windows=8",
+)
 PROGRESS = re.compile(r"^step \d+/\d+ .* [\d.]+ steps/s +ETA \d+m\d\ds$")
 SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "sensegen", "data_prep")
 
 
 def run_cli(args, cwd, timeout=300):
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-  return subprocess.run([sys.executable, "-m", "sensegen.launch", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+  return subprocess.run(
+    [sys.executable, "-m", "sensegen.launch", *args],
+    cwd=cwd,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
 
 
 # --- flagfile lookup ----------------------------------------------------------
+
 
 def test_launch_dir_links_to_the_bundled_flagfiles():
   names = flagfile.bundled_names()
@@ -44,8 +63,9 @@ def test_launch_dir_links_to_the_bundled_flagfiles():
 
 @pytest.mark.parametrize("value", ["har.flags", "har", "launch/har.flags"])
 def test_bundled_flagfile_found_by_name(tmp_path, value):
-  assert flagfile.resolve(value, cwd=str(tmp_path)) == os.path.join(flagfile.BUNDLED_DIR,
-                                                                    "har.flags")
+  assert flagfile.resolve(value, cwd=str(tmp_path)) == os.path.join(
+    flagfile.BUNDLED_DIR, "har.flags"
+  )
 
 
 def test_file_in_working_directory_wins(tmp_path):
@@ -68,12 +88,26 @@ def test_unknown_flagfile_names_it_and_lists_the_bundled_ones(tmp_path):
 
 def test_resolve_argv_rewrites_each_command_line_flagfile(tmp_path):
   bundled = lambda n: os.path.join(flagfile.BUNDLED_DIR, n)
-  argv = ["prog", "--flagfile=smoke", "--lstm_units=3", "-flagfile=har.flags",
-          "--flagfile", "har_quick.flags", "--", "--flagfile=nope"]
+  argv = [
+    "prog",
+    "--flagfile=smoke",
+    "--lstm_units=3",
+    "-flagfile=har.flags",
+    "--flagfile",
+    "har_quick.flags",
+    "--",
+    "--flagfile=nope",
+  ]
   assert flagfile.resolve_argv(argv, cwd=str(tmp_path)) == [
-      "prog", f"--flagfile={bundled('smoke.flags')}", "--lstm_units=3",
-      f"-flagfile={bundled('har.flags')}", "--flagfile", bundled("har_quick.flags"),
-      "--", "--flagfile=nope"]
+    "prog",
+    f"--flagfile={bundled('smoke.flags')}",
+    "--lstm_units=3",
+    f"-flagfile={bundled('har.flags')}",
+    "--flagfile",
+    bundled("har_quick.flags"),
+    "--",
+    "--flagfile=nope",
+  ]
 
 
 def test_launcher_reads_a_bundled_flagfile_from_any_directory(tmp_path, monkeypatch):
@@ -101,12 +135,13 @@ def test_launcher_unknown_flagfile_one_line_exit_2(tmp_path, monkeypatch, capsys
 
 # --- the terminal -------------------------------------------------------------
 
+
 def _record(path, level=logging.INFO):
   return logging.LogRecord("absl", level, path, 1, "message", None, None)
 
 
 def test_filter_keeps_own_lines_and_warnings_even_in_a_tree_named_sensegen():
-  own = os.path.join(os.path.dirname(terminal.__file__), "schedules.py")
+  own = os.path.join(os.path.dirname(terminal.__file__), "train", "loop.py")
   # A checkout named sensegen with its virtual environment inside: the old substring test
   # let every Orbax line through.
   orbax = "/home/u/sensegen/.venv/lib/python3.11/site-packages/orbax/checkpoint/manager.py"
@@ -144,21 +179,29 @@ def test_default_terminal_shows_own_lines_and_no_library_info(design_card_run):
   workdir, stderr = design_card_run
   lines = stderr.splitlines()
   assert [l for l in lines if PROGRESS.match(l)], stderr[-3000:]
-  for own in ("JAX backend: cpu", "data: ", "generator: ", "eval_nll",
-              f"training finished; outputs in {workdir}"):
+  for own in (
+    "JAX backend: cpu",
+    "data: ",
+    "generator: ",
+    "eval_nll",
+    f"training finished; outputs in {workdir}",
+  ):
     assert any(own in l for l in lines), own
   for theirs in ("[process=", "rbax", "Unable to initialize backend", "dataset info"):
     assert not any(theirs in l for l in lines), (theirs, stderr[-3000:])
 
 
 def test_verbosity_1_brings_back_library_info_lines(tmp_path):
-  result = run_cli(["--flagfile=smoke.flags", f"--workdir={tmp_path / 'run'}", "--verbosity=1",
-                    *TINY], cwd=tmp_path)
+  result = run_cli(
+    ["--flagfile=smoke.flags", f"--workdir={tmp_path / 'run'}", "--verbosity=1", *TINY],
+    cwd=tmp_path,
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert "[process=0]" in result.stderr and "checkpoint_manager.py" in result.stderr
 
 
 # --- the installed package ----------------------------------------------------
+
 
 def test_wheel_ships_flagfiles_and_the_console_command(tmp_path):
   source = tmp_path / "src"  # A copy: building writes build/ and *.egg-info beside setup.cfg.
@@ -169,22 +212,36 @@ def test_wheel_ships_flagfiles_and_the_console_command(tmp_path):
     else:
       shutil.copy(REPO / name, source / name)
   pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-  subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path),
-                  str(source)], check=True, timeout=300)
+  subprocess.run(
+    [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+    check=True,
+    timeout=300,
+  )
   (wheel,) = tmp_path.glob("sensegen-*.whl")
   with zipfile.ZipFile(wheel) as zf:
     names = zf.namelist()
     entry_points = zf.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-  assert sorted(n.rsplit("/", 1)[1] for n in names
-                if n.startswith("sensegen/flagfiles/")) == flagfile.bundled_names()
+  assert (
+    sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("sensegen/flagfiles/"))
+    == flagfile.bundled_names()
+  )
   assert re.search(r"^sensegen = sensegen\.launch:run$", entry_points, re.M)
   # Installed from the wheel, the command runs from anywhere and knows the bundled names.
   target = tmp_path / "installed"
-  subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(target),
-                  str(wheel)], check=True, timeout=300)
+  subprocess.run(
+    [*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+    check=True,
+    timeout=300,
+  )
   env = {**os.environ, "PYTHONPATH": str(target)}
-  result = subprocess.run([str(target / "bin" / "sensegen"), "--flagfile=nope.flags"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+  result = subprocess.run(
+    [str(target / "bin" / "sensegen"), "--flagfile=nope.flags"],
+    cwd=tmp_path,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert result.returncode == 2, result.stderr[-3000:]
   assert result.stderr.startswith("error: --flagfile=nope.flags: ")
   assert "har.flags" in result.stderr and "Traceback" not in result.stderr
@@ -194,6 +251,7 @@ def test_notebook_starts_with_a_guarded_install():
   """The quickstart opens on Colab: its first code cell installs sensegen only when it is
   not importable (tests/test_notebook.py runs it, where it is a no-op)."""
   import nbformat
+
   nb = nbformat.read(REPO / "notebooks" / "quickstart.ipynb", as_version=4)
   first = next(c for c in nb.cells if c.cell_type == "code").source
   assert first.count("SENSEGEN_SOURCE = ") == 1

@@ -29,10 +29,24 @@ def _two_class_file(path):
 def conditioned_run(tmp_path_factory):
   root = tmp_path_factory.mktemp("cond")
   _two_class_file(root / "toy.npz")
-  cfg = Config(workdir=str(root / "run"), data=str(root / "toy.npz"), condition_on="activity",
-               lstm_layers=1, lstm_units=24, dense_units=16, mixtures=3, batch_size=8,
-               bptt_steps=24, train_steps=300, learning_rate=1e-2, window=48,
-               eval_windows=4, eval_every=300, log_every=300, checkpoint_every=300)
+  cfg = Config(
+    workdir=str(root / "run"),
+    data=str(root / "toy.npz"),
+    condition_on="activity",
+    lstm_layers=1,
+    lstm_units=24,
+    dense_units=16,
+    mixtures=3,
+    batch_size=8,
+    bptt_steps=24,
+    train_steps=300,
+    learning_rate=1e-2,
+    window=48,
+    eval_windows=4,
+    eval_every=300,
+    log_every=300,
+    checkpoint_every=300,
+  )
   return api.train(cfg), input_pipeline.load(cfg, min_length=cfg.window)
 
 

@@ -67,8 +67,13 @@ def _uci_zip(path, nested=False):
 
 
 def _run(*flags):
-  return subprocess.run([sys.executable, "-m", "data_prep.build_har", *flags],
-                        cwd=REPO, capture_output=True, text=True, timeout=120)
+  return subprocess.run(
+    [sys.executable, "-m", "data_prep.build_har", *flags],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
 
 
 def test_cli_builds_from_raw_dir(raw_dir, tmp_path):
@@ -105,8 +110,7 @@ def test_cli_missing_path_is_one_line_exit_2(tmp_path):
   missing = tmp_path / "no_such_thing"
   result = _run(f"--raw_dir={missing}", f"--data_dir={tmp_path / 'tfds'}")
   assert result.returncode == 2
-  assert result.stderr.splitlines() == [
-      f"error: {missing}: RawData folder not found"]
+  assert result.stderr.splitlines() == [f"error: {missing}: RawData folder not found"]
   assert not (tmp_path / "tfds" / "har").exists()
 
 
@@ -115,8 +119,8 @@ def test_cli_bad_file_is_one_line_exit_2(raw_dir, tmp_path):
   result = _run(f"--raw_dir={raw_dir}", f"--data_dir={tmp_path / 'tfds'}")
   assert result.returncode == 2
   assert result.stderr.splitlines() == [
-      f"error: {raw_dir / 'gyro_exp01_user01.txt'} row 2: '0 zero 0', "
-      "expected 3 numbers"]
+    f"error: {raw_dir / 'gyro_exp01_user01.txt'} row 2: '0 zero 0', expected 3 numbers"
+  ]
 
 
 def test_build_rejects_both_sources_and_bad_zip(raw_dir, tmp_path):

@@ -11,15 +11,27 @@ import scipy.stats
 from sensegen import baselines
 from sensegen import evaluate as ev
 from sensegen.errors import DataError
+from sensegen.evaluate import embeddings
+from sensegen.evaluate import privacy
+from sensegen.evaluate import stats
 
-_KEYS = {"discriminative_score", "predictive_score", "marginal_wasserstein",
-         "acf_distance", "psd_distance", "correlation_difference", "dcr",
-         "membership_auc", "counts", "window", "channels"}
+_KEYS = {
+  "discriminative_score",
+  "predictive_score",
+  "marginal_wasserstein",
+  "acf_distance",
+  "psd_distance",
+  "correlation_difference",
+  "dcr",
+  "membership_auc",
+  "counts",
+  "window",
+  "channels",
+}
 
 
 def _noise(seed, n, length=32, d=2):
-  return np.random.default_rng(seed).normal(size=(n, length, d)).astype(
-      np.float32)
+  return np.random.default_rng(seed).normal(size=(n, length, d)).astype(np.float32)
 
 
 def _sines(seed, n, length=32, d=2, noise=0.1):
@@ -28,8 +40,7 @@ def _sines(seed, n, length=32, d=2, noise=0.1):
   t = np.arange(length)[None, :, None]
   freq = rng.uniform(0.05, 0.15, (n, 1, d))
   phase = rng.uniform(0, 2 * np.pi, (n, 1, d))
-  x = np.sin(2 * np.pi * freq * t + phase) + noise * rng.normal(
-      size=(n, length, d))
+  x = np.sin(2 * np.pi * freq * t + phase) + noise * rng.normal(size=(n, length, d))
   return x.astype(np.float32)
 
 
@@ -46,38 +57,35 @@ def test_identical_sets_have_zero_distances():
 
 def test_wasserstein_matches_scipy():
   real, synth = _noise(0, 30), 2 * _noise(1, 17, length=20) + 1
-  expected = [scipy.stats.wasserstein_distance(real[..., c].ravel(),
-                                               synth[..., c].ravel())
-              for c in range(2)]
+  expected = [
+    scipy.stats.wasserstein_distance(real[..., c].ravel(), synth[..., c].ravel()) for c in range(2)
+  ]
   np.testing.assert_allclose(ev.marginal_wasserstein(real, synth), expected)
 
 
 def test_wasserstein_of_a_shift_is_the_shift():
   x = _noise(0, 10)
-  np.testing.assert_allclose(ev.marginal_wasserstein(x, x + 1.5), [1.5, 1.5],
-                             rtol=1e-6)
+  np.testing.assert_allclose(ev.marginal_wasserstein(x, x + 1.5), [1.5, 1.5], rtol=1e-6)
 
 
 def test_autocorrelation_hand_case():
   x = np.array([1.0, -1.0, 1.0, -1.0])[None, :, None]
   # Biased estimator: lag 1 = -3 / 4, lag 2 = 2 / 4.
-  np.testing.assert_allclose(ev.autocorrelation(x, 2)[0, :, 0], [-0.75, 0.5])
+  np.testing.assert_allclose(stats.autocorrelation(x, 2)[0, :, 0], [-0.75, 0.5])
 
 
 def test_autocorrelation_of_constant_window_is_zero():
-  assert np.all(ev.autocorrelation(np.ones((2, 10, 1)), 3) == 0)
+  assert np.all(stats.autocorrelation(np.ones((2, 10, 1)), 3) == 0)
 
 
 def test_acf_distance_caps_lag_at_window_length():
-  assert len(ev.acf_distance(_noise(0, 4, length=8), _noise(1, 4, length=8),
-                             max_lag=50)) == 2
+  assert len(ev.acf_distance(_noise(0, 4, length=8), _noise(1, 4, length=8), max_lag=50)) == 2
 
 
 def test_psd_distance_of_scaled_set_is_two_decades():
   x = _noise(0, 10, length=64)
   # Amplitude x10 is power x100, i.e. exactly 2 in log10 at every frequency.
-  np.testing.assert_allclose(ev.psd_distance(x, 10 * x, fs=20.0), [2.0, 2.0],
-                             rtol=1e-5)
+  np.testing.assert_allclose(ev.psd_distance(x, 10 * x, fs=20.0), [2.0, 2.0], rtol=1e-5)
 
 
 def test_correlation_difference_hand_case():
@@ -95,25 +103,25 @@ def test_correlation_difference_is_none_for_one_channel():
 # ----------------------------------------------------------- privacy metrics
 
 
-def test_auc_matches_brute_force_with_ties():
-  rng = np.random.default_rng(0)
-  pos, neg = rng.integers(0, 5, 40), rng.integers(0, 4, 30)
-  brute = np.mean([1.0 if p > n else 0.5 if p == n else 0.0
-                   for p, n in itertools.product(pos, neg)])
-  assert ev.auc(pos, neg) == pytest.approx(brute)
+def _brute_nearest(q, r):
+  return np.linalg.norm(q.reshape(len(q), 1, -1) - r.reshape(1, len(r), -1), axis=-1).min(axis=1)
 
 
-def test_auc_extremes():
-  assert ev.auc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 1.0
-  assert ev.auc(np.ones(5), np.ones(7)) == 0.5
-
-
-def test_nearest_distances_match_brute_force_across_chunks():
+def test_nearest_distances_match_brute_force():
   q, r = _noise(0, 7, length=5), _noise(1, 11, length=5)
-  brute = np.linalg.norm(q.reshape(7, 1, -1) - r.reshape(1, 11, -1),
-                         axis=-1).min(axis=1)
-  np.testing.assert_allclose(ev.nearest_distances(q, r, chunk_size=3), brute,
-                             rtol=1e-6)
+  np.testing.assert_allclose(privacy.nearest_distances(q, r), _brute_nearest(q, r), rtol=1e-6)
+
+
+def test_membership_auc_is_the_pairwise_win_rate_with_ties_as_half():
+  members, nonmembers = _noise(0, 30, length=4), _noise(1, 30, length=4)
+  synth = np.concatenate([members[:5], _noise(2, 10, length=4)])
+  # Equal counts: no subsampling; a member scores higher when it is nearer.
+  pos, neg = (-_brute_nearest(x, synth) for x in (members, nonmembers))
+  brute = np.mean(
+    [1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg)]
+  )
+  assert ev.membership_auc(members, nonmembers, synth) == pytest.approx(brute)
+  assert ev.membership_auc(members, members, synth) == 0.5
 
 
 def test_replayed_training_set_leaks():
@@ -159,16 +167,15 @@ def test_predictive_score_tstr_close_to_trtr_for_real_like_data():
 
 def test_pca_2d_of_points_on_a_line():
   t = np.linspace(-1, 1, 9)
-  emb = ev.pca_2d(np.stack([t, 2 * t, -t], axis=1))
-  np.testing.assert_allclose(np.abs(emb[:, 0]), np.abs(t) * np.sqrt(6),
-                             rtol=1e-6)
+  emb = embeddings.pca_2d(np.stack([t, 2 * t, -t], axis=1))
+  np.testing.assert_allclose(np.abs(emb[:, 0]), np.abs(t) * np.sqrt(6), rtol=1e-6)
   np.testing.assert_allclose(emb[:, 1], 0.0, atol=1e-9)
 
 
-def test_tsne_2d_keeps_clusters_apart():
+def test_tsne_keeps_clusters_apart():
   rng = np.random.default_rng(0)
   x = np.concatenate([rng.normal(0, 1, (30, 5)), rng.normal(20, 1, (30, 5))])
-  emb = ev.tsne_2d(x, seed=0, iterations=300)
+  emb = embeddings.embed_2d(x, "tsne", seed=0)
   d = np.linalg.norm(emb[:, None] - emb[None], axis=-1)
   np.fill_diagonal(d, np.inf)
   same_cluster = (np.argmin(d, axis=1) < 30) == (np.arange(60) < 30)
@@ -196,9 +203,15 @@ def test_plot_trace_grid_writes_png(tmp_path):
 
 
 def test_evaluate_report_has_stable_keys_and_subsamples():
-  report = ev.evaluate(_sines(0, 300), _sines(1, 200), _noise(2, 250),
-                       sample_rate_hz=50.0, channels=("x", "y"),
-                       max_windows=200, quick=True)
+  report = ev.evaluate(
+    _sines(0, 300),
+    _sines(1, 200),
+    _noise(2, 250),
+    sample_rate_hz=50.0,
+    channels=("x", "y"),
+    max_windows=200,
+    quick=True,
+  )
   assert set(report) == _KEYS
   assert set(report["discriminative_score"]) == {"mean", "std"}
   assert set(report["predictive_score"]) == {"tstr_mae", "trtr_mae"}
@@ -214,26 +227,29 @@ def test_evaluate_report_has_stable_keys_and_subsamples():
 _GOOD = _noise(0, 4, length=16, d=3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(synthetic=_noise(0, 4, length=16, d=2)),
-     "synthetic: 2 channels, real data has 3"),
-    (dict(synthetic=_noise(0, 4, length=8, d=3)),
-     "synthetic: windows of 8 steps, 16 needed"),
-    (dict(synthetic=np.where(np.arange(3) == 1, np.nan, _GOOD)),
-     "synthetic: contains NaN"),
-    (dict(synthetic=np.where(np.arange(3) == 1, np.inf, _GOOD)),
-     "synthetic: contains inf"),
+@pytest.mark.parametrize(
+  "kwargs, message",
+  [
+    (dict(synthetic=_noise(0, 4, length=16, d=2)), "synthetic: 2 channels, real data has 3"),
+    (dict(synthetic=_noise(0, 4, length=8, d=3)), "synthetic: windows of 8 steps, 16 needed"),
+    (dict(synthetic=np.where(np.arange(3) == 1, np.nan, _GOOD)), "synthetic: contains NaN"),
+    (dict(synthetic=np.where(np.arange(3) == 1, np.inf, _GOOD)), "synthetic: contains inf"),
     (dict(synthetic=_GOOD[0]), "synthetic: rank 2, expected windows"),
-    (dict(real_test=_noise(0, 4, length=16, d=1)),
-     "real_test: 1 channels, real_train has 3"),
+    (dict(real_test=_noise(0, 4, length=16, d=1)), "real_test: 1 channels, real_train has 3"),
     (dict(real_train=_GOOD[:1]), "real_train: 1 windows, at least 2 needed"),
     (dict(real_train=np.array([["a"]])), "real_train: dtype <U1"),
     (dict(channels=("x", "y")), "channels: 2 names, real data has 3"),
     (dict(sample_rate_hz=0.0), "sample_rate_hz: 0.0, must be positive"),
-])
+  ],
+)
 def test_evaluate_rejects_bad_input(kwargs, message):
-  args = dict(real_train=_GOOD, real_test=_GOOD, synthetic=_GOOD,
-              sample_rate_hz=50.0, channels=("x", "y", "z"))
+  args = dict(
+    real_train=_GOOD,
+    real_test=_GOOD,
+    synthetic=_GOOD,
+    sample_rate_hz=50.0,
+    channels=("x", "y", "z"),
+  )
   args.update(kwargs)
   with pytest.raises(DataError) as info:
     ev.evaluate(**args)
@@ -243,26 +259,25 @@ def test_evaluate_rejects_bad_input(kwargs, message):
 
 def _fake_report(scale):
   return {
-      "discriminative_score": {"mean": 0.1 * scale, "std": 0.01},
-      "predictive_score": {"tstr_mae": 0.3, "trtr_mae": 0.25},
-      "marginal_wasserstein": [0.1, 0.2],
-      "acf_distance": [0.01, 0.02],
-      "psd_distance": [0.5, 0.6],
-      "correlation_difference": None,
-      "dcr": {"synthetic_median": 1.0, "holdout_median": 0.0,
-              "ratio": float("nan")},
-      "membership_auc": 0.5,
-      "counts": {"train": 10, "test": 5, "synthetic": 10},
-      "window": 32,
-      "channels": ["acc_x", "acc_y"],
+    "discriminative_score": {"mean": 0.1 * scale, "std": 0.01},
+    "predictive_score": {"tstr_mae": 0.3, "trtr_mae": 0.25},
+    "marginal_wasserstein": [0.1, 0.2],
+    "acf_distance": [0.01, 0.02],
+    "psd_distance": [0.5, 0.6],
+    "correlation_difference": None,
+    "dcr": {"synthetic_median": 1.0, "holdout_median": 0.0, "ratio": float("nan")},
+    "membership_auc": 0.5,
+    "counts": {"train": 10, "test": 5, "synthetic": 10},
+    "window": 32,
+    "channels": ["acc_x", "acc_y"],
   }
 
 
 def test_write_report_writes_json_and_markdown(tmp_path):
   out = str(tmp_path / "eval")
   json_path, md_path = ev.write_report(
-      _fake_report(1), out,
-      baselines={"gaussian": _fake_report(2), "ar": _fake_report(3)})
+    _fake_report(1), out, baselines={"gaussian": _fake_report(2), "ar": _fake_report(3)}
+  )
   with open(json_path) as f:
     payload = json.load(f)
   assert set(payload) == _KEYS | {"baselines"}
@@ -291,14 +306,18 @@ def test_activity_accuracy_tstr_equals_trtr_for_real_data_and_fails_for_swapped_
     r = np.random.default_rng(seed)
     sines = np.sin(2 * np.pi * (t[None] / 6 + r.random((n, 1))))[..., None]
     flat = 0.05 * r.normal(size=(n, 30, 1))
-    return (np.concatenate([sines, flat]).astype(np.float32),
-            np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int32))
+    return (
+      np.concatenate([sines, flat]).astype(np.float32),
+      np.concatenate([np.zeros(n), np.ones(n)]).astype(np.int32),
+    )
 
   x_train, y_train = windows(40, 1)
   x_test, y_test = windows(20, 2)
-  good = ev.activity_accuracy(x_train, y_train, x_test, y_test, x_train, y_train,
-                                    num_classes=2, steps=120)
+  good = ev.activity_accuracy(
+    x_train, y_train, x_test, y_test, x_train, y_train, num_classes=2, steps=120
+  )
   assert good["trtr_accuracy"] > 0.95 and good["tstr_accuracy"] > 0.95
-  swapped = ev.activity_accuracy(x_train, y_train, x_test, y_test, x_train, 1 - y_train,
-                                       num_classes=2, steps=120)
+  swapped = ev.activity_accuracy(
+    x_train, y_train, x_test, y_test, x_train, 1 - y_train, num_classes=2, steps=120
+  )
   assert swapped["tstr_accuracy"] < 0.05

@@ -35,8 +35,7 @@ def _npz(tmp_path, name="data.npz", **arrays):
 def test_csv_groups_series_and_labels(tmp_path):
   ds = load_file(_write(tmp_path, "rec.csv", CSV), sample_rate_hz=20.0)
   assert ds.channels == ("ax", "ay") and ds.units == ("", "")
-  assert [s.tolist() for s in ds.series] == [
-      [[1, 10], [2, 20], [4, 40]], [[3, 30], [5, 50]]]
+  assert [s.tolist() for s in ds.series] == [[[1, 10], [2, 20], [4, 40]], [[3, 30], [5, 50]]]
   assert [l.tolist() for l in ds.labels] == [[0, 1, 1], [2, 0]]
   assert all(s.dtype == np.float32 for s in ds.series)
   assert all(l.dtype == np.int32 for l in ds.labels)
@@ -59,8 +58,13 @@ def test_csv_label_names(tmp_path):
 
 def test_npz_three_d_with_metadata(tmp_path):
   x = np.arange(2 * 4 * 3, dtype=np.float64).reshape(2, 4, 3)
-  path = _npz(tmp_path, x=x, labels=np.array([[0, 1, 1, 0], [2, 2, 2, 2]]),
-              channels=np.array(["a", "b", "c"]), units=np.array(["g", "g", "rad/s"]))
+  path = _npz(
+    tmp_path,
+    x=x,
+    labels=np.array([[0, 1, 1, 0], [2, 2, 2, 2]]),
+    channels=np.array(["a", "b", "c"]),
+    units=np.array(["g", "g", "rad/s"]),
+  )
   ds = load_file(path, channels=("c", "a"))
   assert ds.channels == ("c", "a") and ds.units == ("rad/s", "g")
   np.testing.assert_array_equal(ds.series[1], x[1][:, [2, 0]])
@@ -117,44 +121,69 @@ def _bad_inputs(tmp_path):
   yield tmp_path / "folder.csv", {}, "folder.csv: is a directory"
   yield _write(tmp_path, "empty.csv", ""), {}, "empty.csv: empty file"
   yield _write(tmp_path, "data.json", "{}"), {}, r"unknown extension '\.json'"
-  yield (_write(tmp_path, "word.csv", "ax,ay\n1,2\n3,oops\n"), {},
-         r"word.csv row 3 column 'ay': 'oops' is not a number")
-  yield (_write(tmp_path, "nan.csv", "ax,ay\n1,2\nnan,3\n"), {},
-         r"nan.csv row 3 column 'ax': 'nan' is not a finite")
-  yield (_write(tmp_path, "inf.csv", "ax,ay\n1,-inf\n"), {},
-         r"inf.csv row 2 column 'ay'")
+  yield (
+    _write(tmp_path, "word.csv", "ax,ay\n1,2\n3,oops\n"),
+    {},
+    r"word.csv row 3 column 'ay': 'oops' is not a number",
+  )
+  yield (
+    _write(tmp_path, "nan.csv", "ax,ay\n1,2\nnan,3\n"),
+    {},
+    r"nan.csv row 3 column 'ax': 'nan' is not a finite",
+  )
+  yield (_write(tmp_path, "inf.csv", "ax,ay\n1,-inf\n"), {}, r"inf.csv row 2 column 'ay'")
   yield (_write(tmp_path, "huge.csv", "ax\n1e39\n"), {}, r"huge.csv row 2 column 'ax'")
-  yield (_write(tmp_path, "ragged.csv", "ax,ay\n1,2\n3,4,5\n"), {},
-         r"ragged.csv row 3: 3 fields, expected 2")
+  yield (
+    _write(tmp_path, "ragged.csv", "ax,ay\n1,2\n3,4,5\n"),
+    {},
+    r"ragged.csv row 3: 3 fields, expected 2",
+  )
   yield (_write(tmp_path, "header.csv", "ax,ay\n"), {}, "header.csv: empty series")
   yield (_write(tmp_path, "dup.csv", "ax,ax\n1,2\n"), {}, "repeated")
-  yield (_write(tmp_path, "onlyid.csv", "series_id,label\na,1\n"), {},
-         "no channel columns")
-  yield (_write(tmp_path, "badlabel.csv", "ax,label\n1,jump\n"),
-         {"label_names": ("UNLABELLED", "walk")},
-         r"badlabel.csv row 2 column 'label': label 'jump'.*walk")
-  yield (_write(tmp_path, "neglabel.csv", "ax,label\n1,-1\n"), {},
-         r"neglabel.csv row 2 column 'label': label -1")
-  yield (_write(tmp_path, "sel.csv", "ax,ay\n1,2\n"), {"channels": ["az"]},
-         r"unknown channel 'az'; available: ax, ay")
-  yield (_write(tmp_path, "names.csv", "ax\n1\n"), {"label_names": ["walk"]},
-         r"label_names\[0\] is 'walk'")
-  yield (_write(tmp_path, "rate.csv", "ax\n1\n"), {"sample_rate_hz": 0.0},
-         "sample_rate_hz=0.0")
+  yield (_write(tmp_path, "onlyid.csv", "series_id,label\na,1\n"), {}, "no channel columns")
+  yield (
+    _write(tmp_path, "badlabel.csv", "ax,label\n1,jump\n"),
+    {"label_names": ("UNLABELLED", "walk")},
+    r"badlabel.csv row 2 column 'label': label 'jump'.*walk",
+  )
+  yield (
+    _write(tmp_path, "neglabel.csv", "ax,label\n1,-1\n"),
+    {},
+    r"neglabel.csv row 2 column 'label': label -1",
+  )
+  yield (
+    _write(tmp_path, "sel.csv", "ax,ay\n1,2\n"),
+    {"channels": ["az"]},
+    r"unknown channel 'az'; available: ax, ay",
+  )
+  yield (
+    _write(tmp_path, "names.csv", "ax\n1\n"),
+    {"label_names": ["walk"]},
+    r"label_names\[0\] is 'walk'",
+  )
+  yield (_write(tmp_path, "rate.csv", "ax\n1\n"), {"sample_rate_hz": 0.0}, "sample_rate_hz=0.0")
   yield _npz(tmp_path, "nox.npz", y=np.zeros((2, 2))), {}, "unexpected arrays \\['y'\\]"
   yield _npz(tmp_path, "nox2.npz", labels=np.zeros(2)), {}, "no array 'x'"
   yield _npz(tmp_path, "rank.npz", x=np.zeros(5)), {}, r"rank.npz: 'x' has shape \(5,\)"
   yield _npz(tmp_path, "rank4.npz", x=np.zeros((1, 2, 3, 4))), {}, r"rank4.npz: 'x' has shape"
-  yield (_npz(tmp_path, "inf.npz", x=x_nan), {},
-         r"inf.npz: series 1 step 2 channel 'ch1' is inf")
-  yield (_npz(tmp_path, "lshape.npz", x=np.zeros((2, 4, 1)), labels=np.zeros((2, 3), int)),
-         {}, r"lshape.npz: 'labels' has shape \(2, 3\)")
-  yield (_npz(tmp_path, "lfloat.npz", x=np.zeros((4, 1)), labels=np.full(4, 0.5)),
-         {}, "lfloat.npz: 'labels' must hold integer ids")
+  yield (_npz(tmp_path, "inf.npz", x=x_nan), {}, r"inf.npz: series 1 step 2 channel 'ch1' is inf")
+  yield (
+    _npz(tmp_path, "lshape.npz", x=np.zeros((2, 4, 1)), labels=np.zeros((2, 3), int)),
+    {},
+    r"lshape.npz: 'labels' has shape \(2, 3\)",
+  )
+  yield (
+    _npz(tmp_path, "lfloat.npz", x=np.zeros((4, 1)), labels=np.full(4, 0.5)),
+    {},
+    "lfloat.npz: 'labels' must hold integer ids",
+  )
   yield _npz(tmp_path, "empty.npz", x=np.zeros((2, 0, 3))), {}, "empty.npz: series 0 has 0 steps"
   yield _npz(tmp_path, "nochan.npz", x=np.zeros((2, 3, 0))), {}, "no series or no channels"
-  yield (_npz(tmp_path, "chans.npz", x=np.zeros((2, 2)), channels=np.array(["a"])), {},
-         r"chans.npz: 'channels' must be 2 strings")
+  yield (
+    _npz(tmp_path, "chans.npz", x=np.zeros((2, 2)), channels=np.array(["a"])),
+    {},
+    r"chans.npz: 'channels' must be 2 strings",
+  )
   yield _npz(tmp_path, "strx.npz", x=np.array([["a"]])), {}, "strx.npz: 'x' has dtype <U1"
   yield npy, {}, "bare.npz: a bare .npy array"
   yield _write(tmp_path, "text.npz", "not a zip"), {}, "text.npz: unreadable .npz"
@@ -175,14 +204,14 @@ def _mutated_csv(rng):
     i = int(rng.integers(0, len(text)))
     op = rng.integers(0, 5)
     if op == 0:  # Delete a span.
-      text = text[:i] + text[i + int(rng.integers(1, 8)):]
+      text = text[:i] + text[i + int(rng.integers(1, 8)) :]
     elif op == 1:  # Insert junk.
       junk = str(rng.choice([",", "\n", "nan", "x", '"', "\x00", "1e999", "-", " "]))
       text = text[:i] + junk + text[i:]
     elif op == 2:  # Truncate.
       text = text[:i]
     elif op == 3:  # Flip a byte.
-      text = text[:i] + chr(int(rng.integers(0, 256))) + text[i + 1:]
+      text = text[:i] + chr(int(rng.integers(0, 256))) + text[i + 1 :]
     else:  # Duplicate a line.
       lines = text.split("\n")
       lines.insert(int(rng.integers(0, len(lines))), str(rng.choice(lines)))
@@ -199,7 +228,7 @@ def _mutated_npz(rng):
   if rng.random() < 0.5:
     arrays["labels"] = rng.integers(-1, 3, size=rng.integers(0, 4, size=rng.integers(0, 3)))
   if rng.random() < 0.3:
-    arrays["channels"] = np.array(["a", "b", "c"][:int(rng.integers(0, 4))])
+    arrays["channels"] = np.array(["a", "b", "c"][: int(rng.integers(0, 4))])
   if rng.random() < 0.2:
     arrays[str(rng.choice(["X", "label", "meta"]))] = np.zeros(2)
   buf = io.BytesIO()
@@ -207,7 +236,7 @@ def _mutated_npz(rng):
   data = buf.getvalue()
   if rng.random() < 0.3:  # Corrupt or truncate the archive itself.
     i = int(rng.integers(0, len(data)))
-    flipped = data[:i] + bytes([int(rng.integers(0, 256))]) + data[i + 1:]
+    flipped = data[:i] + bytes([int(rng.integers(0, 256))]) + data[i + 1 :]
     data = flipped if rng.random() < 0.5 else data[:i]
   return data
 
@@ -225,8 +254,7 @@ def test_fuzz_only_data_errors_come_out(tmp_path):
       assert "\n" not in str(e)
       outcomes["DataError"] += 1
       continue
-    assert all(s.dtype == np.float32 and len(s) and np.isfinite(s).all()
-               for s in ds.series)
+    assert all(s.dtype == np.float32 and len(s) and np.isfinite(s).all() for s in ds.series)
     outcomes["ok"] += 1
   assert outcomes["DataError"] > 50
 

@@ -63,8 +63,9 @@ def test_split_sizes_and_sample_count(built):
   assert train.num_samples + test.num_samples == TOTAL_SAMPLES
   assert built.all.num_samples == TOTAL_SAMPLES
   assert all(s.dtype == np.float32 and s.shape[1] == 3 for s in train.series)
-  assert all(l.dtype == np.int32 and l.shape == s.shape[:1]
-             for s, l in zip(test.series, test.labels))
+  assert all(
+    l.dtype == np.int32 and l.shape == s.shape[:1] for s, l in zip(test.series, test.labels)
+  )
 
 
 def test_subject_split(built):
@@ -76,8 +77,7 @@ def test_subject_split(built):
 
 
 def test_metadata(built):
-  ds = har.load_har("test", channels=("body_gyro_z", "total_acc_x"),
-                    data_dir=built.data_dir)
+  ds = har.load_har("test", channels=("body_gyro_z", "total_acc_x"), data_dir=built.data_dir)
   assert ds.channels == ("body_gyro_z", "total_acc_x")
   assert ds.units == ("rad/s", "g")
   assert ds.sample_rate_hz == 50.0
@@ -110,7 +110,7 @@ def test_labels_match_labels_txt(built, split, index):
   expected = np.zeros_like(labels)
   for e, _, activity, start, end in _labels_txt():
     if e == exp:
-      expected[start - 1:end] = activity  # 1-based inclusive rows.
+      expected[start - 1 : end] = activity  # 1-based inclusive rows.
   np.testing.assert_array_equal(labels, expected)
   assert labels[0] == 0 and 0 < np.count_nonzero(labels) < len(labels)
 
@@ -122,8 +122,7 @@ def test_each_session_is_preprocessed_on_its_own(built):
   raw = har.embedded_raw_dir()
   acc = har.read_table(raw / f"acc_exp{exp:02d}_user{user:02d}.txt.xz", 3)
   gyro = har.read_table(raw / f"gyro_exp{exp:02d}_user{user:02d}.txt.xz", 3)
-  np.testing.assert_array_equal(built.all.series[1],
-                                preprocess.har_channels(acc, gyro))
+  np.testing.assert_array_equal(built.all.series[1], preprocess.har_channels(acc, gyro))
 
 
 def test_results_do_not_share_the_cache(built):
@@ -175,32 +174,54 @@ def test_read_raw_dir_reads_txt_and_xz(tmp_path):
   assert not sessions[1].labels.any()
 
 
-@pytest.mark.parametrize("break_it,match", [
+@pytest.mark.parametrize(
+  "break_it,match",
+  [
     (lambda raw: (raw / "labels.txt").unlink(), r"labels\.txt: file not found"),
     (lambda raw: (raw / "gyro_exp01_user01.txt").unlink(), "experiment 1 has no gyro"),
-    (lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5\n"),
-     r"acc_exp02_user02\.txt row 2: 2 columns, expected 3"),
-    (lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5 x\n"),
-     r"acc_exp02_user02\.txt row 2: '4 5 x', expected 3 numbers"),
-    (lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5 nan\n"),
-     r"acc_exp02_user02\.txt row 2: non-finite"),
-    (lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2\n4 5\n"),
-     r"acc_exp02_user02\.txt row 1: 2 columns"),
-    (lambda raw: (raw / "gyro_exp02_user02.txt").write_text("1 2 3\n"),
-     r"gyro_exp02_user02\.txt: 1 rows, expected 40"),
-    (lambda raw: (raw / "labels.txt").write_text("1 1 5 3 20\n2 2 13 1 5\n"),
-     r"labels\.txt row 2: activity 13"),
-    (lambda raw: (raw / "labels.txt").write_text("1 1 5 3 61\n"),
-     r"labels\.txt row 1: rows 3\.\.61"),
-    (lambda raw: (raw / "labels.txt").write_text("1 1 5 3 20\n1 1 4 20 30\n"),
-     r"labels\.txt row 2: rows 20\.\.30 overlap"),
-    (lambda raw: (raw / "labels.txt").write_text("3 3 5 3 20\n"),
-     r"labels\.txt row 1: experiment 3 has no acc/gyro"),
-    (lambda raw: (raw / "labels.txt").write_text("1 2 5 3 20\n"),
-     r"labels\.txt row 1: user 2"),
-    (lambda raw: (raw / "labels.txt").write_text("1 1 5 3.5 20\n"),
-     r"labels\.txt row 1: .*5 integers"),
-])
+    (
+      lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5\n"),
+      r"acc_exp02_user02\.txt row 2: 2 columns, expected 3",
+    ),
+    (
+      lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5 x\n"),
+      r"acc_exp02_user02\.txt row 2: '4 5 x', expected 3 numbers",
+    ),
+    (
+      lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2 3\n4 5 nan\n"),
+      r"acc_exp02_user02\.txt row 2: non-finite",
+    ),
+    (
+      lambda raw: (raw / "acc_exp02_user02.txt").write_text("1 2\n4 5\n"),
+      r"acc_exp02_user02\.txt row 1: 2 columns",
+    ),
+    (
+      lambda raw: (raw / "gyro_exp02_user02.txt").write_text("1 2 3\n"),
+      r"gyro_exp02_user02\.txt: 1 rows, expected 40",
+    ),
+    (
+      lambda raw: (raw / "labels.txt").write_text("1 1 5 3 20\n2 2 13 1 5\n"),
+      r"labels\.txt row 2: activity 13",
+    ),
+    (
+      lambda raw: (raw / "labels.txt").write_text("1 1 5 3 61\n"),
+      r"labels\.txt row 1: rows 3\.\.61",
+    ),
+    (
+      lambda raw: (raw / "labels.txt").write_text("1 1 5 3 20\n1 1 4 20 30\n"),
+      r"labels\.txt row 2: rows 20\.\.30 overlap",
+    ),
+    (
+      lambda raw: (raw / "labels.txt").write_text("3 3 5 3 20\n"),
+      r"labels\.txt row 1: experiment 3 has no acc/gyro",
+    ),
+    (lambda raw: (raw / "labels.txt").write_text("1 2 5 3 20\n"), r"labels\.txt row 1: user 2"),
+    (
+      lambda raw: (raw / "labels.txt").write_text("1 1 5 3.5 20\n"),
+      r"labels\.txt row 1: .*5 integers",
+    ),
+  ],
+)
 def test_read_raw_dir_errors(tmp_path, break_it, match):
   raw = _write_raw(tmp_path / "RawData")
   break_it(raw)
@@ -224,5 +245,4 @@ def test_embedded_copy_is_identical_to_shared():
   for path in shared:
     assert filecmp.cmp(path, embedded / path.name, shallow=False), path.name
   assert (embedded / "NOTICE").is_file()
-  assert sorted(p.name for p in embedded.iterdir()) == sorted(
-      [p.name for p in shared] + ["NOTICE"])
+  assert sorted(p.name for p in embedded.iterdir()) == sorted([p.name for p in shared] + ["NOTICE"])

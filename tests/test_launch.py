@@ -40,11 +40,14 @@ def test_rerun_resumes_without_rewriting_metrics(trained, caplog):
   assert "resumed from checkpoint at step 30" in caplog.text
   after = (trained / "metrics.jsonl").read_text()
   assert after.startswith(before)
-  new = [json.loads(l) for l in after[len(before):].splitlines()]
+  new = [json.loads(l) for l in after[len(before) :].splitlines()]
   assert [r["step"] for r in new if "train_nll" in r] == [40]
   # TensorBoard got the same curve once per step, across the resume, and one hparams record.
-  events = [e for f in tensorboard.event_files(str(trained / "tensorboard"))
-            for e in tensorboard.read_events(f)]
+  events = [
+    e
+    for f in tensorboard.event_files(str(trained / "tensorboard"))
+    for e in tensorboard.read_events(f)
+  ]
   steps = {}
   for e in events:
     for v in e.summary.value:
@@ -67,12 +70,22 @@ def test_data_parallel_run_on_4_devices_follows_the_1_device_run(trained, tmp_pa
   """One process with 4 CPU devices (fixed when JAX starts, hence a subprocess) trains like
   the 1-device run, then refuses a batch that does not split over the devices."""
   four = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
-  env = {**os.environ, "XLA_FLAGS": four,
-         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
-  result = subprocess.run([sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
-  assert result.returncode == 2 and "not divisible by the 4 devices" in result.stderr, \
-      result.stderr[-3000:]
+  env = {
+    **os.environ,
+    "XLA_FLAGS": four,
+    "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")]),
+  }
+  result = subprocess.run(
+    [sys.executable, "-c", _FOUR_DEVICES, str(tmp_path)],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    cwd=REPO,
+  )
+  assert result.returncode == 2 and "not divisible by the 4 devices" in result.stderr, (
+    result.stderr[-3000:]
+  )
   single = [r for r in metrics.read_rows(str(trained / "metrics.jsonl")) if "train_nll" in r]
   multi = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "train_nll" in r]
   assert [r["step"] for r in multi] == [10, 20]
@@ -84,8 +97,16 @@ def test_data_parallel_run_on_4_devices_follows_the_1_device_run(trained, tmp_pa
 def test_sample_npz_and_csv(trained, tmp_path):
   npz, csv = tmp_path / "s.npz", tmp_path / "s.csv"
   for out in (npz, csv):
-    assert launch_in_process(f"--workdir={trained}", "--mode=sample", "--num_samples=3",
-                             "--sample_length=25", f"--output={out}") == 0
+    assert (
+      launch_in_process(
+        f"--workdir={trained}",
+        "--mode=sample",
+        "--num_samples=3",
+        "--sample_length=25",
+        f"--output={out}",
+      )
+      == 0
+    )
   with np.load(npz, allow_pickle=False) as f:
     assert f["x"].shape == (3, 25, 1) and f["x"].dtype == np.float32
     assert list(f["channels"]) == ["body_acc_x"]
@@ -109,14 +130,17 @@ def test_alternating_schedule_logs_rounds(tmp_path):
   assert (tmp_path / "discriminator.png").is_file()
 
 
-@pytest.mark.parametrize("flag, culprit", [
+@pytest.mark.parametrize(
+  "flag, culprit",
+  [
     ("--lstm_units=0", "--lstm_units=0"),
     ("--mode=dance", "--mode=dance"),
     ("--channels=body_acc_q", "body_acc_q"),
     ("--data=/nonexistent/file.npz", "/nonexistent/file.npz"),
     ("--window=100000", "100000"),
     ("--no_such_flag=1", "no_such_flag"),
-])
+  ],
+)
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, flag, culprit):
   workdir = tmp_path / "w"
   assert launch_in_process(f"--workdir={workdir}", flag) == 2
@@ -131,7 +155,8 @@ def test_bad_flag_in_a_real_process_exits_2_without_traceback(tmp_path):
   result = launch(f"--workdir={tmp_path / 'w'}", "--lstm_units=0", timeout=120)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert [l for l in result.stderr.splitlines() if l.startswith("error:")] == [
-      "error: --lstm_units=0: must be positive"]
+    "error: --lstm_units=0: must be positive"
+  ]
 
 
 def test_resume_with_contradicting_flag_is_refused(trained, capsys):
@@ -141,11 +166,28 @@ def test_resume_with_contradicting_flag_is_refused(trained, capsys):
 
 
 def test_evaluate_writes_report_with_baselines(trained):
-  assert launch_in_process(f"--workdir={trained}", "--mode=evaluate", "--baselines",
-                           "--num_samples=12", "--posthoc_steps=5") == 0
+  assert (
+    launch_in_process(
+      f"--workdir={trained}",
+      "--mode=evaluate",
+      "--baselines",
+      "--num_samples=12",
+      "--posthoc_steps=5",
+    )
+    == 0
+  )
   report = json.loads((trained / "eval" / "report.json").read_text())
-  for key in ("discriminative_score", "predictive_score", "marginal_wasserstein", "acf_distance",
-              "psd_distance", "correlation_difference", "dcr", "membership_auc", "counts"):
+  for key in (
+    "discriminative_score",
+    "predictive_score",
+    "marginal_wasserstein",
+    "acf_distance",
+    "psd_distance",
+    "correlation_difference",
+    "dcr",
+    "membership_auc",
+    "counts",
+  ):
     assert key in report, key
   assert report["window"] == 50 and report["counts"]["synthetic"] == 12
   assert set(report["baselines"]) == {"real_holdout", "train_replay", "gaussian", "ar"}
@@ -165,14 +207,26 @@ def test_evaluate_rejects_synthetic_file_with_other_channels(trained, tmp_path, 
 
 
 def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path, capsys):
-  flags = (f"--workdir={tmp_path}", "--channels=body_acc_x,body_acc_y,body_acc_z",
-           "--condition_on=activity", "--covariance=full", "--train_steps=10")
+  flags = (
+    f"--workdir={tmp_path}",
+    "--channels=body_acc_x,body_acc_y,body_acc_z",
+    "--condition_on=activity",
+    "--covariance=full",
+    "--train_steps=10",
+  )
   assert launch_in_process(*flags) == 0
   assert json.loads((tmp_path / "dataset.json").read_text())["num_labels"] == 13
   out = tmp_path / "walk_sit.npz"
-  assert launch_in_process(*flags, "--mode=sample", "--num_samples=2",
-                           "--label_schedule=WALKING:30,STAND_TO_SIT:10,SITTING:20",
-                           f"--output={out}") == 0
+  assert (
+    launch_in_process(
+      *flags,
+      "--mode=sample",
+      "--num_samples=2",
+      "--label_schedule=WALKING:30,STAND_TO_SIT:10,SITTING:20",
+      f"--output={out}",
+    )
+    == 0
+  )
   with np.load(out, allow_pickle=False) as f:
     assert f["x"].shape == (2, 60, 3)
     assert list(f["channels"]) == ["body_acc_x", "body_acc_y", "body_acc_z"]
@@ -180,13 +234,18 @@ def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path, capsys):
   capsys.readouterr()
   assert launch_in_process(*flags, "--mode=sample", "--label=RUNNING", f"--output={out}") == 2
   assert "unknown label 'RUNNING'" in capsys.readouterr().err
-  assert launch_in_process(*flags, "--mode=evaluate", "--num_samples=24",
-                           "--posthoc_steps=3") == 0
+  assert launch_in_process(*flags, "--mode=evaluate", "--num_samples=24", "--posthoc_steps=3") == 0
   report = json.loads((tmp_path / "eval" / "report.json").read_text())
   assert report["correlation_difference"] is not None  # 3 channels
   activity = report["activity"]
-  assert activity["classes"][:6] == ["WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS",
-                                     "SITTING", "STANDING", "LAYING"]
+  assert activity["classes"][:6] == [
+    "WALKING",
+    "WALKING_UPSTAIRS",
+    "WALKING_DOWNSTAIRS",
+    "SITTING",
+    "STANDING",
+    "LAYING",
+  ]
   assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1
   assert set(activity["per_activity"]) == set(activity["classes"])
 
@@ -199,16 +258,22 @@ def test_readme_python_example_runs_against_the_installed_package(trained, tmp_p
   code = block.replace('"runs/quick"', repr(str(trained)))
   code += "\nassert x.shape == (8, 1000, 1) and batch.shape == (3, 4, 400, 1)\nprint('ok')\n"
   env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-  result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+  result = subprocess.run(
+    [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip().endswith("ok")
 
 
 def test_dp_run_reports_epsilon_and_stops_when_the_budget_is_spent(tmp_path, caplog):
   caplog.set_level(logging.INFO)
-  flags = (f"--workdir={tmp_path}", "--dp", "--dp_target_epsilon=8", "--train_steps=20",
-           "--dp_clip_norm=0.5")
+  flags = (
+    f"--workdir={tmp_path}",
+    "--dp",
+    "--dp_target_epsilon=8",
+    "--train_steps=20",
+    "--dp_clip_norm=0.5",
+  )
   assert launch_in_process(*flags) == 0
   rows = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "epsilon" in r]
   eps = [r["epsilon"] for r in rows]
@@ -224,8 +289,12 @@ def test_dp_run_reports_epsilon_and_stops_when_the_budget_is_spent(tmp_path, cap
 
 
 def test_adversarial_schedule_logs_critic_and_generator_losses(tmp_path):
-  assert launch_in_process(f"--workdir={tmp_path}", "--schedule=adversarial",
-                           "--train_steps=10", "--adv_window=30") == 0
+  assert (
+    launch_in_process(
+      f"--workdir={tmp_path}", "--schedule=adversarial", "--train_steps=10", "--adv_window=30"
+    )
+    == 0
+  )
   rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
   rounds = [r for r in rows if "round" in r]
   assert [(r["round"], r["step"]) for r in rounds] == [(1, 10), (2, 20)]

@@ -8,15 +8,16 @@ import pytest
 from sensegen import errors
 from sensegen import lstm
 from sensegen import models
-from sensegen import train
+from sensegen import steps
 
 _B, _T, _D, _H = 3, 7, 2, 8
 _IMPLS = ("scan", "fused", "bf16")
 
 
 def _gen(impl):
-  return models.Generator(channels=_D, lstm_layers=2, lstm_units=_H, dense_units=6, mixtures=3,
-                          lstm_impl=impl)
+  return models.Generator(
+    channels=_D, lstm_layers=2, lstm_units=_H, dense_units=6, mixtures=3, lstm_impl=impl
+  )
 
 
 def _problem():
@@ -27,8 +28,9 @@ def _problem():
   """
   rng = np.random.default_rng(0)
   x = rng.normal(size=(_B, _T + 1, _D)).astype(np.float32)
-  shapes = jax.eval_shape(_gen("scan").init, jax.random.key(0), _gen("scan").zero_state(_B),
-                          x[:, :-1])
+  shapes = jax.eval_shape(
+    _gen("scan").init, jax.random.key(0), _gen("scan").zero_state(_B), x[:, :-1]
+  )
   variables = jax.tree.map(lambda s: 0.4 * rng.normal(size=s.shape).astype(np.float32), shapes)
   state = 0.5 * rng.normal(size=(2, 2, _B, _H)).astype(np.float32)
   return variables, state, x
@@ -36,8 +38,8 @@ def _problem():
 
 def _loss(impl, params, state, x):
   """NLL plus a term on the final state, so both outputs carry cotangents."""
-  nll, new_state = train.sequence_nll(_gen(impl), params, state, x[:, :-1], x[:, 1:])
-  return nll + 0.1 * jnp.sum(new_state ** 2)
+  nll, new_state = steps.sequence_nll(_gen(impl), params, state, x[:, :-1], x[:, 1:])
+  return nll + 0.1 * jnp.sum(new_state**2)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,15 @@ def results():
 
   @jax.jit
   def run(variables, state, x):
-    return {impl: (jax.value_and_grad(lambda p, s: _loss(impl, p, s, x), argnums=(0, 1))(
-        variables, state), _gen(impl).apply(variables, state, x)) for impl in _IMPLS}
+    return {
+      impl: (
+        jax.value_and_grad(lambda p, s, impl=impl: _loss(impl, p, s, x), argnums=(0, 1))(
+          variables, state
+        ),
+        _gen(impl).apply(variables, state, x),
+      )
+      for impl in _IMPLS
+    }
 
   return run(*_problem())
 

@@ -24,8 +24,9 @@ def test_log_prob_matches_scipy(channels):
   x = rng.normal(size=(4, 7, channels))
   got = mdn.log_prob(*(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, x)))
   assert got.shape == (4, 7)
-  np.testing.assert_allclose(got, _reference_log_prob(logits, mu, log_sigma, x),
-                             rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(
+    got, _reference_log_prob(logits, mu, log_sigma, x), rtol=1e-5, atol=1e-4
+  )
 
 
 def test_log_prob_finite_for_extreme_values():
@@ -67,7 +68,7 @@ def test_sample_statistics_match_mixture():
   mean = pi @ np.asarray(mu)
   second = pi @ (np.asarray(mu) ** 2 + np.exp(2 * np.asarray(log_sigma)))
   np.testing.assert_allclose(x.mean(0), mean, atol=0.02)
-  np.testing.assert_allclose(x.var(0), second - mean ** 2, rtol=0.02)
+  np.testing.assert_allclose(x.var(0), second - mean**2, rtol=0.02)
   np.testing.assert_allclose(mdn.mean(logits, mu), mean, rtol=1e-6)
 
 
@@ -76,7 +77,8 @@ def test_sample_low_temperature_approaches_best_component_mean():
   mu = jnp.array([[-1.0], [4.0], [2.0]])
   log_sigma = jnp.zeros((3, 1))
   xs = jax.vmap(lambda k: mdn.sample(k, logits, mu, log_sigma, temperature=1e-3))(
-      jax.random.split(jax.random.key(1), 100))
+    jax.random.split(jax.random.key(1), 100)
+  )
   np.testing.assert_allclose(xs, 4.0, atol=0.01)
 
 
@@ -93,8 +95,12 @@ def test_sample_deterministic_per_key_and_batched():
 
 
 def _random_full(rng, batch, k, d):
-  return (rng.normal(size=(batch, k)), rng.normal(size=(batch, k, d)),
-          rng.normal(scale=0.3, size=(batch, k, d)), rng.normal(scale=0.5, size=(batch, k, d * (d - 1) // 2)))
+  return (
+    rng.normal(size=(batch, k)),
+    rng.normal(size=(batch, k, d)),
+    rng.normal(scale=0.3, size=(batch, k, d)),
+    rng.normal(scale=0.5, size=(batch, k, d * (d - 1) // 2)),
+  )
 
 
 def test_full_covariance_log_prob_matches_scipy_multivariate_normal():
@@ -102,12 +108,16 @@ def test_full_covariance_log_prob_matches_scipy_multivariate_normal():
   k, d = 3, 3
   logits, mu, log_sigma, offdiag = _random_full(rng, 5, k, d)
   x = rng.normal(size=(5, d))
-  got = mdn.log_prob_full(*(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, offdiag, x)))
+  got = mdn.log_prob_full(
+    *(jnp.asarray(a, jnp.float32) for a in (logits, mu, log_sigma, offdiag, x))
+  )
   chol = np.asarray(mdn.cholesky_factor(jnp.asarray(log_sigma), jnp.asarray(offdiag)))
   for b in range(5):
     log_pi = logits[b] - special.logsumexp(logits[b])
-    comps = [log_pi[j] + stats.multivariate_normal(mu[b, j], chol[b, j] @ chol[b, j].T).logpdf(x[b])
-             for j in range(k)]
+    comps = [
+      log_pi[j] + stats.multivariate_normal(mu[b, j], chol[b, j] @ chol[b, j].T).logpdf(x[b])
+      for j in range(k)
+    ]
     np.testing.assert_allclose(got[b], special.logsumexp(comps), rtol=1e-4, atol=1e-4)
 
 
@@ -115,8 +125,11 @@ def test_full_covariance_with_zero_offdiag_equals_diagonal():
   rng = np.random.default_rng(2)
   logits, mu, log_sigma, offdiag = _random_full(rng, 4, 2, 3)
   x = rng.normal(size=(4, 3))
-  np.testing.assert_allclose(mdn.log_prob_full(logits, mu, log_sigma, 0 * offdiag, x),
-                             mdn.log_prob(logits, mu, log_sigma, x), rtol=1e-5)
+  np.testing.assert_allclose(
+    mdn.log_prob_full(logits, mu, log_sigma, 0 * offdiag, x),
+    mdn.log_prob(logits, mu, log_sigma, x),
+    rtol=1e-5,
+  )
 
 
 def test_full_covariance_sample_covariance():

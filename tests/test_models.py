@@ -30,8 +30,9 @@ def test_paper_generator_has_paper_shapes():
 
 
 def test_output_sigmoid_bounds_mu_and_sigma():
-  gen = models.Generator(channels=1, lstm_layers=1, lstm_units=4, dense_units=4, mixtures=3,
-                         output_sigmoid=True)
+  gen = models.Generator(
+    channels=1, lstm_layers=1, lstm_units=4, dense_units=4, mixtures=3, output_sigmoid=True
+  )
   x = 10 * jax.random.normal(jax.random.key(0), (2, 6, 1))
   variables = gen.init(jax.random.key(1), gen.zero_state(2), x)
   _, (_, mu, log_sigma) = gen.apply(variables, gen.zero_state(2), x)
@@ -39,8 +40,15 @@ def test_output_sigmoid_bounds_mu_and_sigma():
 
 
 def test_conditioned_generator_depends_on_labels():
-  gen = models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=4, mixtures=2,
-                         num_labels=3, label_embedding=4)
+  gen = models.Generator(
+    channels=1,
+    lstm_layers=1,
+    lstm_units=8,
+    dense_units=4,
+    mixtures=2,
+    num_labels=3,
+    label_embedding=4,
+  )
   x = jnp.ones((1, 4, 1))
   variables = gen.init(jax.random.key(0), gen.zero_state(1), x, jnp.zeros((1, 4), jnp.int32))
   _, a = gen.apply(variables, gen.zero_state(1), x, jnp.zeros((1, 4), jnp.int32))

@@ -23,13 +23,13 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sensegen import errors, models, parallel, train
+from sensegen import errors, models, parallel, steps
 
 B, T, STEPS = 8, 6, 5
 gen = models.Generator(channels=1, lstm_layers=2, lstm_units=8, dense_units=6, mixtures=3,
                        lstm_impl="fused")
-tx = train.make_optimizer(1e-2, 0.9, 1.0)
-new_state = jax.jit(lambda: train.create_train_state(jax.random.key(0), gen,
+tx = steps.make_optimizer(1e-2, 0.9, 1.0)
+new_state = jax.jit(lambda: steps.create_train_state(jax.random.key(0), gen,
                                                      (gen.zero_state(1), jnp.zeros((1, 2, 1))), tx))
 rng = np.random.default_rng(0)
 batches = []
@@ -44,7 +44,7 @@ def run(step, ts, rnn, place=lambda b: b):
     losses.append(float(m["train_nll"]))
   return losses, ts, rnn
 
-single, ts1, _ = run(train.make_generator_step(gen), new_state(), gen.zero_state(B))
+single, ts1, _ = run(steps.make_generator_step(gen), new_state(), gen.zero_state(B))
 mesh = parallel.make_mesh()
 multi, ts4, rnn4 = run(parallel.make_parallel_generator_step(gen, mesh),
                        parallel.replicate(new_state(), mesh),
@@ -72,8 +72,14 @@ print(json.dumps({
 def result():
   four = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
   env = dict(os.environ, XLA_FLAGS=four, JAX_PLATFORMS="cpu", PYTHONPATH=_REPO)
-  proc = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
-                        text=True, timeout=300, check=False)
+  proc = subprocess.run(
+    [sys.executable, "-c", _SCRIPT],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])
 

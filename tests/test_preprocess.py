@@ -26,9 +26,13 @@ def _reference_median3(x):
 
 
 def test_constants_follow_uci_har():
-  assert (preprocess.MEDIAN_KERNEL, preprocess.NOISE_CUTOFF_HZ,
-          preprocess.GRAVITY_CUTOFF_HZ, preprocess.FILTER_ORDER,
-          preprocess.SAMPLE_RATE_HZ) == (3, 20.0, 0.3, 3, 50.0)
+  assert (
+    preprocess.MEDIAN_KERNEL,
+    preprocess.NOISE_CUTOFF_HZ,
+    preprocess.GRAVITY_CUTOFF_HZ,
+    preprocess.FILTER_ORDER,
+    preprocess.SAMPLE_RATE_HZ,
+  ) == (3, 20.0, 0.3, 3, 50.0)
   assert len(preprocess.CHANNELS) == len(preprocess.UNITS) == 18
   assert preprocess.UNITS == ("g",) * 9 + ("rad/s",) * 3 + ("g",) * 3 + ("rad/s",) * 3
 
@@ -36,8 +40,9 @@ def test_constants_follow_uci_har():
 def test_lowpass_matches_scipy():
   x = np.random.default_rng(0).normal(size=(500, 3))
   for cutoff in (0.3, 20.0):
-    np.testing.assert_allclose(preprocess.lowpass(x, cutoff),
-                               _reference_lowpass(x, cutoff), atol=1e-12)
+    np.testing.assert_allclose(
+      preprocess.lowpass(x, cutoff), _reference_lowpass(x, cutoff), atol=1e-12
+    )
 
 
 def test_denoise_is_median_then_lowpass():
@@ -45,8 +50,7 @@ def test_denoise_is_median_then_lowpass():
   x = np.sin(2 * np.pi * 1.5 * _t(400))[:, None] + rng.normal(0, 0.1, (400, 2))
   x[100, 0] = 25.0  # A spike the median filter removes.
   out = preprocess.denoise(x)
-  np.testing.assert_allclose(
-      out, _reference_lowpass(_reference_median3(x), 20.0), atol=1e-12)
+  np.testing.assert_allclose(out, _reference_lowpass(_reference_median3(x), 20.0), atol=1e-12)
   assert abs(out[100, 0]) < 2.0
 
 
@@ -57,11 +61,9 @@ def test_gravity_of_constant_plus_sine():
   body, grav = preprocess.split_gravity(gravity + motion)
   np.testing.assert_allclose(body + grav, gravity + motion, atol=1e-12)
   inner = slice(250, -250)  # Away from the 0.3 Hz filter's edge transients.
-  np.testing.assert_allclose(grav[inner], np.broadcast_to(gravity, grav[inner].shape),
-                             atol=0.01)
+  np.testing.assert_allclose(grav[inner], np.broadcast_to(gravity, grav[inner].shape), atol=0.01)
   np.testing.assert_allclose(body[inner], motion[inner], atol=0.01)
-  np.testing.assert_allclose(grav, _reference_lowpass(gravity + motion, 0.3),
-                             atol=1e-12)
+  np.testing.assert_allclose(grav, _reference_lowpass(gravity + motion, 0.3), atol=1e-12)
 
 
 def test_filters_are_zero_phase():
@@ -71,8 +73,7 @@ def test_filters_are_zero_phase():
   assert np.argmax(preprocess.denoise(x)) == 500
   # A 2 Hz sine passes the 20 Hz filter with no lag and no gain change.
   s = np.sin(2 * np.pi * 2.0 * _t(1000))[:, None]
-  np.testing.assert_allclose(preprocess.lowpass(s, 20.0)[50:-50], s[50:-50],
-                             atol=1e-3)
+  np.testing.assert_allclose(preprocess.lowpass(s, 20.0)[50:-50], s[50:-50], atol=1e-3)
 
 
 def test_har_channels_layout():
@@ -103,8 +104,7 @@ def test_per_session_filtering_does_not_leak_across_boundaries():
   b = preprocess.har_channels(down, gyro)
   np.testing.assert_allclose(a[:, 6], 1.0, atol=1e-5)
   np.testing.assert_allclose(b[:, 6], -1.0, atol=1e-5)
-  joint = preprocess.har_channels(np.concatenate([up, down]),
-                                  np.concatenate([gyro, gyro]))
+  joint = preprocess.har_channels(np.concatenate([up, down]), np.concatenate([gyro, gyro]))
   assert abs(joint[n - 1, 6] - 1.0) > 0.5
 
 

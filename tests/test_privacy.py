@@ -10,7 +10,7 @@ from dp_accounting import rdp
 
 from sensegen import models
 from sensegen import privacy
-from sensegen import train
+from sensegen import steps
 from sensegen.errors import ConfigError
 
 B, K = 4, 5
@@ -24,7 +24,7 @@ CARRIED = np.asarray(0.5 * jax.random.normal(jax.random.key(1), GEN.zero_state(B
 
 def _state():
   # A copy, as the steps donate it.
-  return train.TrainState.create(apply_fn=None, params=jax.tree.map(jnp.copy, PARAMS), tx=SGD)
+  return steps.TrainState.create(apply_fn=None, params=jax.tree.map(jnp.copy, PARAMS), tx=SGD)
 
 
 def _batch(seed=0):
@@ -38,13 +38,19 @@ def _flat(tree):
 
 @jax.jit
 def _one_grad(params, state, inputs, targets):
-  return _flat(jax.grad(lambda p: train.sequence_nll(GEN, p, state, inputs, targets)[0])(params))
+  return _flat(jax.grad(lambda p: steps.sequence_nll(GEN, p, state, inputs, targets)[0])(params))
 
 
 def _manual_grads(state, batch):
   """Per-example gradients `[B, P]`, one `sequence_nll` call per stream."""
-  return np.stack([_one_grad(PARAMS, state[:, :, i:i + 1], batch["inputs"][i:i + 1],
-                             batch["targets"][i:i + 1]) for i in range(B)])
+  return np.stack(
+    [
+      _one_grad(
+        PARAMS, state[:, :, i : i + 1], batch["inputs"][i : i + 1], batch["targets"][i : i + 1]
+      )
+      for i in range(B)
+    ]
+  )
 
 
 _per_example = jax.jit(functools.partial(privacy.per_example_gradients, GEN))
@@ -61,8 +67,7 @@ def test_clipped_mean_matches_clipping_one_stream_at_a_time():
   manual = _manual_grads(state, batch)
   norms = np.linalg.norm(manual, axis=1)
   clip = float(np.median(norms))  # some examples clipped, some not
-  got, clipped = _private_mean(_per_example(PARAMS, state, batch)[1], clip,
-                                               0.0, jax.random.key(0))
+  got, clipped = _private_mean(_per_example(PARAMS, state, batch)[1], clip, 0.0, jax.random.key(0))
   want = np.mean(manual * np.minimum(1.0, clip / norms)[:, None], axis=0)
   np.testing.assert_allclose(_flat(got), want, rtol=1e-4, atol=1e-7)
   assert float(clipped) == np.mean(norms > clip)
@@ -74,8 +79,10 @@ def test_one_example_moves_the_aggregate_by_at_most_two_clip_norms_over_b():
   loud["inputs"][0] *= 1e3
   loud["targets"][0] *= 1e3
   clip = 0.1
-  agg = [_flat(_private_mean(_per_example(PARAMS, state, b)[1], clip, 0.0,
-                                             jax.random.key(0))[0]) for b in (batch, loud)]
+  agg = [
+    _flat(_private_mean(_per_example(PARAMS, state, b)[1], clip, 0.0, jax.random.key(0))[0])
+    for b in (batch, loud)
+  ]
   # Replacing one example removes one clipped term and adds another.
   assert np.linalg.norm(agg[0] - agg[1]) <= 2 * clip / B * (1 + 1e-5)
   assert np.linalg.norm(agg[1]) <= clip * (1 + 1e-5)
@@ -91,7 +98,7 @@ def test_noise_std_is_noise_multiplier_times_clip_norm_over_b():
 
 def test_dp_step_without_noise_or_clipping_equals_the_plain_step():
   batch, state = _batch(), CARRIED
-  ts, rnn, m = train.make_generator_step(GEN)(_state(), jnp.array(state), batch)
+  ts, rnn, m = steps.make_generator_step(GEN)(_state(), jnp.array(state), batch)
   dts, drnn, dm = _dp_step(1e6, 0.0)(_state(), jnp.array(state), batch, jax.random.key(0))
   np.testing.assert_allclose(_flat(dts.params), _flat(ts.params), rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(drnn, rnn, rtol=1e-5, atol=1e-6)
@@ -103,8 +110,9 @@ def test_dp_step_without_noise_or_clipping_equals_the_plain_step():
 def test_dp_step_adds_noise_of_the_flagged_std():
   batch, state = _batch(), CARRIED
   step = _dp_step(0.01, 5.0)
-  params = [_flat(step(_state(), jnp.array(state), batch, jax.random.key(k))[0].params)
-            for k in (1, 2)]
+  params = [
+    _flat(step(_state(), jnp.array(state), batch, jax.random.key(k))[0].params) for k in (1, 2)
+  ]
   # With SGD(1) the parameters differ by the difference of two noise draws / B.
   diff = params[0] - params[1]
   assert diff.size > 300
@@ -123,7 +131,8 @@ def test_non_finite_example_is_dropped_and_its_stream_reset():
 def test_epsilon_matches_dp_accounting():
   sigma, q, steps, delta = 1.1, 0.01, 500, 1e-5
   event = dp_accounting.SelfComposedDpEvent(
-      dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+    dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps
+  )
   want = rdp.RdpAccountant().compose(event).get_epsilon(delta)
   assert privacy.epsilon(sigma, q, steps, delta) == pytest.approx(want, rel=1e-12)
   assert privacy.epsilon(sigma, q, 0, delta) == 0.0
@@ -144,8 +153,9 @@ def test_sampling_probability():
 
 
 def test_budget_stops_when_spent():
-  budget = privacy.PrivacyBudget(noise_multiplier=1.0, sampling_probability=0.01,
-                                 delta=1e-5, target_epsilon=1.0)
+  budget = privacy.PrivacyBudget(
+    noise_multiplier=1.0, sampling_probability=0.01, delta=1e-5, target_epsilon=1.0
+  )
   n = budget.steps_allowed()
   assert n > 0
   assert budget.spent(n) <= 1.0 < budget.spent(n + 1)
@@ -154,11 +164,3 @@ def test_budget_stops_when_spent():
   assert tight.steps_allowed() == 0 and not tight.allows_another(0)
   report_only = privacy.PrivacyBudget(1.0, 0.01, 1e-5)
   assert report_only.steps_allowed() is None and report_only.allows_another(10**9)
-
-
-def test_dp_refuses_the_adversarial_schedule_only():
-  with pytest.raises(ConfigError, match="adversarial is refused"):
-    privacy.check_compatible("adversarial", dp=True)
-  privacy.check_compatible("adversarial", dp=False)
-  privacy.check_compatible("nll", dp=True)
-  privacy.check_compatible("alternating", dp=True)

@@ -15,14 +15,26 @@ from launch_util import REPO, SMOKE
 from sensegen import api
 
 # The alternating schedule covers both the D phase and the G phase.
-FLAGS = ("--schedule=alternating", "--checkpoint_every=5", "--rounds=4", "--g_epochs=8")
+FLAGS = ("--schedule=alternating", "--checkpoint_every=5", "--rounds=4", "--g_steps_per_round=8")
 
 
 def _start(workdir):
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
   return subprocess.Popen(
-      [sys.executable, "-m", "sensegen.launch", f"--flagfile={SMOKE}", f"--workdir={workdir}",
-       *FLAGS], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "-m",
+      "sensegen.launch",
+      f"--flagfile={SMOKE}",
+      f"--workdir={workdir}",
+      *FLAGS,
+    ],
+    env=env,
+    cwd=REPO,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
 
 
 def _finish(workdir):
@@ -87,6 +99,7 @@ def test_kill_9_and_sigterm_then_resume_is_bitwise_identical(tmp_path, reference
   _assert_bitwise_equal(_params(tmp_path), reference)
   steps = [json.loads(l)["step"] for l in metrics.read_text().splitlines()]
   assert steps == sorted(steps)  # rows are never rewritten or duplicated
-  rounds = [json.loads(l)["round"] for l in metrics.read_text().splitlines()
-            if "round" in json.loads(l)]
+  rounds = [
+    json.loads(l)["round"] for l in metrics.read_text().splitlines() if "round" in json.loads(l)
+  ]
   assert rounds == [1, 2, 3, 4]

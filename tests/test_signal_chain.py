@@ -2,7 +2,6 @@
 
 import jax
 import numpy as np
-import pytest
 import scipy.ndimage
 import scipy.signal
 
@@ -20,11 +19,16 @@ def test_sosfiltfilt_and_median_match_scipy():
   x = np.random.default_rng(0).normal(size=(2, 300, 3))
   for cutoff in (20.0, 0.3):
     sos = signal_chain._sos(cutoff, 50.0)  # pylint: disable=protected-access
-    np.testing.assert_allclose(signal_chain.sosfiltfilt(sos, x.astype(np.float32)),
-                               scipy.signal.sosfiltfilt(sos, x, axis=1), atol=3e-4)
-  np.testing.assert_allclose(signal_chain.median3(x.astype(np.float32)),
-                             scipy.ndimage.median_filter(x, size=(1, 3, 1), mode="nearest"),
-                             atol=1e-6)
+    np.testing.assert_allclose(
+      signal_chain.sosfiltfilt(sos, x.astype(np.float32)),
+      scipy.signal.sosfiltfilt(sos, x, axis=1),
+      atol=3e-4,
+    )
+  np.testing.assert_allclose(
+    signal_chain.median3(x.astype(np.float32)),
+    scipy.ndimage.median_filter(x, size=(1, 3, 1), mode="nearest"),
+    atol=1e-6,
+  )
 
 
 def test_chain_reproduces_the_har_channels_of_a_session():

@@ -13,12 +13,19 @@ from sensegen import config
 from sensegen import tensorboard
 
 ROWS = [
-    {"step": 0, "train_nll": 2.5, "steps_per_sec": 10.0},
-    {"step": 50, "train_nll": 1.5, "steps_per_sec": 12.0},
-    {"step": 50, "eval_nll": 1.75, "baseline_eval_nll": 2.0},
-    {"step": 100, "train_nll": 0.5, "steps_per_sec": 11.0},
-    {"step": 100, "round": 1, "d_train_accuracy": 0.75, "d_heldout_accuracy": 0.5,
-     "finite": True, "note": "text", "missing": None},
+  {"step": 0, "train_nll": 2.5, "steps_per_sec": 10.0},
+  {"step": 50, "train_nll": 1.5, "steps_per_sec": 12.0},
+  {"step": 50, "eval_nll": 1.75, "baseline_eval_nll": 2.0},
+  {"step": 100, "train_nll": 0.5, "steps_per_sec": 11.0},
+  {
+    "step": 100,
+    "round": 1,
+    "d_train_accuracy": 0.75,
+    "d_heldout_accuracy": 0.5,
+    "finite": True,
+    "note": "text",
+    "missing": None,
+  },
 ]
 
 
@@ -42,10 +49,10 @@ def _records(path: str) -> list:
     blob = f.read()
   records, pos = [], 0
   while pos < len(blob):
-    header, (header_crc,) = blob[pos:pos + 8], struct.unpack("<I", blob[pos + 8:pos + 12])
+    header, (header_crc,) = blob[pos : pos + 8], struct.unpack("<I", blob[pos + 8 : pos + 12])
     (length,) = struct.unpack("<Q", header)
-    data = blob[pos + 12:pos + 12 + length]
-    (data_crc,) = struct.unpack("<I", blob[pos + 12 + length:pos + 16 + length])
+    data = blob[pos + 12 : pos + 12 + length]
+    (data_crc,) = struct.unpack("<I", blob[pos + 12 + length : pos + 16 + length])
     assert (header_crc, data_crc) == (_masked_crc(header), _masked_crc(data))
     records.append(data)
     pos += 16 + length
@@ -89,27 +96,35 @@ def test_scalars_hparams_and_image_read_back(tmp_path):
   log.close()
 
   series = _series(_events(tmp_path))
-  scalars = {tag: [(step, v.simple_value) for step, v in values]
-             for tag, values in series.items() if values[0][1].HasField("simple_value")}
+  scalars = {
+    tag: [(step, v.simple_value) for step, v in values]
+    for tag, values in series.items()
+    if values[0][1].HasField("simple_value")
+  }
   assert scalars == {
-      "nll/train": [(0, 2.5), (50, 1.5), (100, 0.5)],
-      "perf/steps_per_sec": [(0, 10.0), (50, 12.0), (100, 11.0)],
-      "nll/eval": [(50, 1.75)],
-      "nll/baseline_eval": [(50, 2.0)],
-      "discriminator/round": [(100, 1.0)],
-      "discriminator/train_accuracy": [(100, 0.75)],
-      "discriminator/heldout_accuracy": [(100, 0.5)],
+    "nll/train": [(0, 2.5), (50, 1.5), (100, 0.5)],
+    "perf/steps_per_sec": [(0, 10.0), (50, 12.0), (100, 11.0)],
+    "nll/eval": [(50, 1.75)],
+    "nll/baseline_eval": [(50, 2.0)],
+    "discriminator/round": [(100, 1.0)],
+    "discriminator/train_accuracy": [(100, 0.75)],
+    "discriminator/heldout_accuracy": [(100, 0.5)],
   }
 
   [(_, start)] = series[tensorboard.HPARAMS_TAG]
   hparams = plugin_hparams_pb2.HParamsPluginData.FromString(
-      start.metadata.plugin_data.content).session_start_info.hparams
+    start.metadata.plugin_data.content
+  ).session_start_info.hparams
   assert hparams["lstm_units"].number_value == 64
   assert hparams["covariance"].string_value == "diagonal"
   assert hparams["output_sigmoid"].bool_value is False
   [(_, experiment)] = series["_hparams_/experiment"]
-  metric_tags = [m.name.tag for m in plugin_hparams_pb2.HParamsPluginData.FromString(
-      experiment.metadata.plugin_data.content).experiment.metric_infos]
+  metric_tags = [
+    m.name.tag
+    for m in plugin_hparams_pb2.HParamsPluginData.FromString(
+      experiment.metadata.plugin_data.content
+    ).experiment.metric_infos
+  ]
   assert metric_tags == ["nll/train", "nll/eval", "discriminator/heldout_accuracy"]
   assert len(series["_hparams_/session_end_info"]) == 1
 

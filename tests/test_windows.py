@@ -17,8 +17,9 @@ def test_normaliser_round_trip_and_train_only_statistics():
   np.testing.assert_allclose(norm.mean, pooled.mean(0), rtol=1e-5)
   np.testing.assert_allclose(norm.std, pooled.std(0), rtol=1e-5)
   z = norm.normalise(train[1])
-  np.testing.assert_allclose(np.concatenate([norm.normalise(s) for s in train]).mean(0), 0,
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    np.concatenate([norm.normalise(s) for s in train]).mean(0), 0, atol=1e-5
+  )
   np.testing.assert_allclose(norm.denormalise(z), train[1], rtol=1e-5, atol=1e-5)
   again = windows.Normaliser.from_dict(norm.to_dict())
   np.testing.assert_array_equal(again.mean, norm.mean)
@@ -36,8 +37,11 @@ def test_random_windows_are_real_slices():
   assert w.shape == (40, 60, 2)
   for win in w:
     # Each window must occur verbatim in a series of at least 60 steps.
-    assert any(np.any([np.array_equal(s[o:o + 60], win) for o in range(len(s) - 59)])
-               for s in series if len(s) >= 60)
+    assert any(
+      np.any([np.array_equal(s[o : o + 60], win) for o in range(len(s) - 59)])
+      for s in series
+      if len(s) >= 60
+    )
 
 
 def test_random_windows_with_labels_align():
@@ -58,8 +62,9 @@ def test_tiled_windows_count():
 
 
 def test_streams_are_contiguous_and_reset_at_session_end():
-  series = [np.arange(i * 1000, i * 1000 + n, dtype=np.float32)[:, None]
-            for i, n in enumerate((35, 47))]
+  series = [
+    np.arange(i * 1000, i * 1000 + n, dtype=np.float32)[:, None] for i, n in enumerate((35, 47))
+  ]
   streams = windows.init_streams(series, batch=3, bptt_steps=10, seed=0)
   prev_last = None
   for step in range(12):

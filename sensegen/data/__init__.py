@@ -9,11 +9,11 @@ from sensegen.data.har import load_har
 from sensegen.data.har import UNITS
 
 __all__ = [
-    "ACTIVITY_NAMES",
-    "CHANNELS",
-    "LABEL_NAMES",
-    "SensorDataset",
-    "UNITS",
-    "load_file",
-    "load_har",
+  "ACTIVITY_NAMES",
+  "CHANNELS",
+  "LABEL_NAMES",
+  "SensorDataset",
+  "UNITS",
+  "load_file",
+  "load_har",
 ]

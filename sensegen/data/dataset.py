@@ -21,6 +21,7 @@ class SensorDataset:
     sample_rate_hz: sampling rate shared by all series.
     label_names: names of label ids 1..K (index 0 is "UNLABELLED"), or ().
   """
+
   series: list
   labels: Optional[list]
   subjects: list
@@ -42,10 +43,11 @@ class SensorDataset:
     """The sessions at `indices`, everything else unchanged."""
     idx = list(indices)
     return dataclasses.replace(
-        self,
-        series=[self.series[i] for i in idx],
-        labels=None if self.labels is None else [self.labels[i] for i in idx],
-        subjects=[self.subjects[i] for i in idx])
+      self,
+      series=[self.series[i] for i in idx],
+      labels=None if self.labels is None else [self.labels[i] for i in idx],
+      subjects=[self.subjects[i] for i in idx],
+    )
 
 
 def check_series(series, name: str, min_length: int = 2) -> None:

@@ -32,25 +32,26 @@ _NPZ_KEYS = ("x", "labels", "channels", "units")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _label_ids(labels: np.ndarray, name: str,
-               label_names: Optional[tuple]) -> np.ndarray:
+def _label_ids(labels: np.ndarray, name: str, label_names: Optional[tuple]) -> np.ndarray:
   """Checks label ids are integers in range; returns them as int32."""
   if labels.dtype.kind not in "iubf" or (
-      labels.dtype.kind == "f" and not np.all(labels == np.round(labels))):
-    raise DataError(f"{name}: 'labels' must hold integer ids, got "
-                    f"{labels.dtype}")
+    labels.dtype.kind == "f" and not np.all(labels == np.round(labels))
+  ):
+    raise DataError(f"{name}: 'labels' must hold integer ids, got {labels.dtype}")
   limit = len(label_names) if label_names else np.iinfo(np.int32).max + 1
   if labels.size and not (labels.min() >= 0 and labels.max() < limit):
-    raise DataError(f"{name}: 'labels' span {labels.min()}..{labels.max()}, "
-                    f"expected ids 0..{limit - 1}")
+    raise DataError(
+      f"{name}: 'labels' span {labels.min()}..{labels.max()}, expected ids 0..{limit - 1}"
+    )
   return labels.astype(np.int32)
 
 
 def _names(value: np.ndarray, key: str, num: int, name: str) -> tuple:
   """A length-`num` tuple of str from a 1-D string array."""
   if value.dtype.kind != "U" or value.shape != (num,):
-    raise DataError(f"{name}: '{key}' must be {num} strings (one per "
-                    f"channel), got {value.dtype} {value.shape}")
+    raise DataError(
+      f"{name}: '{key}' must be {num} strings (one per channel), got {value.dtype} {value.shape}"
+    )
   return tuple(str(v) for v in value)
 
 
@@ -65,10 +66,8 @@ def _npz_arrays(path: pathlib.Path) -> dict:
   with npz:
     try:
       arrays = {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile,
-            NotImplementedError) as e:
-      raise DataError(f"{path}: unreadable .npz member "
-                      f"({type(e).__name__}: {e})") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
+      raise DataError(f"{path}: unreadable .npz member ({type(e).__name__}: {e})") from None
   for key, value in arrays.items():
     # NpzFile returns the raw bytes of members that are not .npy files.
     if not isinstance(value, np.ndarray):
@@ -79,8 +78,7 @@ def _npz_arrays(path: pathlib.Path) -> dict:
 def _check_channel_names(channels: tuple, path: pathlib.Path) -> None:
   """DataError for an empty or repeated name (they select columns by name)."""
   if "" in channels or len(set(channels)) != len(channels):
-    raise DataError(f"{path}: names {list(channels)} include an empty or "
-                    "repeated one")
+    raise DataError(f"{path}: names {list(channels)} include an empty or repeated one")
 
 
 def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
@@ -88,46 +86,51 @@ def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
   arrays = _npz_arrays(path)
   unknown = sorted(set(arrays) - set(_NPZ_KEYS))
   if unknown:
-    raise DataError(f"{path}: unexpected arrays {unknown}; allowed: "
-                    + ", ".join(_NPZ_KEYS))
+    raise DataError(f"{path}: unexpected arrays {unknown}; allowed: " + ", ".join(_NPZ_KEYS))
   if "x" not in arrays:
     raise DataError(f"{path}: no array 'x' (the [N, T, D] or [T, D] series)")
   x = arrays["x"]
   if x.ndim not in (2, 3):
-    raise DataError(f"{path}: 'x' has shape {x.shape}, expected [N, T, D] or "
-                    "[T, D]")
+    raise DataError(f"{path}: 'x' has shape {x.shape}, expected [N, T, D] or [T, D]")
   if x.dtype.kind not in "iufb":
     raise DataError(f"{path}: 'x' has dtype {x.dtype}, expected numbers")
   with np.errstate(over="ignore"):  # Overflow to inf is reported below.
     series = np.asarray(x[None] if x.ndim == 2 else x, np.float32)
   num_series, num_steps, num_channels = series.shape
   if num_series == 0 or num_channels == 0:
-    raise DataError(f"{path}: 'x' has shape {x.shape}, no series or no "
-                    "channels")
+    raise DataError(f"{path}: 'x' has shape {x.shape}, no series or no channels")
   labels = None
   if "labels" in arrays:
     labels = arrays["labels"]
     allowed = [(num_series, num_steps), (num_series,)] if x.ndim == 3 else [(num_steps,)]
     if labels.shape not in allowed:
-      raise DataError(f"{path}: 'labels' has shape {labels.shape}, expected "
-                      + " or ".join(str(list(s)) for s in allowed)
-                      + f" for 'x' {list(x.shape)}")
+      raise DataError(
+        f"{path}: 'labels' has shape {labels.shape}, expected "
+        + " or ".join(str(list(s)) for s in allowed)
+        + f" for 'x' {list(x.shape)}"
+      )
     labels = _label_ids(labels, path, label_names)
     # Per-series labels hold for every step; a [T] vector is the one series.
-    labels = list(np.broadcast_to(
-        labels.reshape(num_series, -1), (num_series, num_steps)).copy())
-  channels = (_names(arrays["channels"], "channels", num_channels, path)
-              if "channels" in arrays else
-              tuple(f"ch{i}" for i in range(num_channels)))
+    labels = list(np.broadcast_to(labels.reshape(num_series, -1), (num_series, num_steps)).copy())
+  channels = (
+    _names(arrays["channels"], "channels", num_channels, path)
+    if "channels" in arrays
+    else tuple(f"ch{i}" for i in range(num_channels))
+  )
   _check_channel_names(channels, path)
-  units = (_names(arrays["units"], "units", num_channels, path)
-           if "units" in arrays else ("",) * num_channels)
+  units = (
+    _names(arrays["units"], "units", num_channels, path)
+    if "units" in arrays
+    else ("",) * num_channels
+  )
   bad = np.argwhere(~np.isfinite(series))
   if len(bad):
     i, t, d = bad[0]
-    raise DataError(f"{path}: series {i} step {t} channel {channels[d]!r} is "
-                    f"{x.reshape(series.shape)[i, t, d]}, expected a finite "
-                    "float32")
+    raise DataError(
+      f"{path}: series {i} step {t} channel {channels[d]!r} is "
+      f"{x.reshape(series.shape)[i, t, d]}, expected a finite "
+      "float32"
+    )
   return list(series), labels, channels, units
 
 
@@ -176,49 +179,50 @@ def _read_csv(path: pathlib.Path, label_names: Optional[tuple]):
   _check_channel_names(tuple(header), path)
   channels = [h for h in header if h not in (SERIES_ID_COLUMN, LABEL_COLUMN)]
   if not channels:
-    raise DataError(f"{path}: no channel columns besides "
-                    f"{SERIES_ID_COLUMN}/{LABEL_COLUMN}")
+    raise DataError(f"{path}: no channel columns besides {SERIES_ID_COLUMN}/{LABEL_COLUMN}")
   if not rows:
     raise DataError(f"{path}: empty series, no data rows after the header")
   groups = {}  # series id -> ([values], [labels]), in order of first appearance.
   for row, cells in rows:
     if len(cells) != len(header):
-      raise DataError(f"{path} row {row}: {len(cells)} fields, expected "
-                      f"{len(header)} like the header")
+      raise DataError(
+        f"{path} row {row}: {len(cells)} fields, expected {len(header)} like the header"
+      )
     record = dict(zip(header, cells))
     values, labels = groups.setdefault(record.get(SERIES_ID_COLUMN, ""), ([], []))
-    values.append([_csv_value(record[c], f"{path} row {row} column {c!r}")
-                   for c in channels])
+    values.append([_csv_value(record[c], f"{path} row {row} column {c!r}") for c in channels])
     if LABEL_COLUMN in record:
-      labels.append(_csv_label(record[LABEL_COLUMN].strip(),
-                               f"{path} row {row} column {LABEL_COLUMN!r}",
-                               label_names))
+      labels.append(
+        _csv_label(
+          record[LABEL_COLUMN].strip(), f"{path} row {row} column {LABEL_COLUMN!r}", label_names
+        )
+      )
   series = [np.array(v, np.float32) for v, _ in groups.values()]
-  labels = ([np.array(l, np.int32) for _, l in groups.values()]
-            if LABEL_COLUMN in header else None)
+  labels = [np.array(l, np.int32) for _, l in groups.values()] if LABEL_COLUMN in header else None
   return series, labels, tuple(channels), ("",) * len(channels)
 
 
-def _select(series, channels: tuple, units: tuple, wanted: Sequence[str],
-            path: pathlib.Path):
+def _select(series, channels: tuple, units: tuple, wanted: Sequence[str], path: pathlib.Path):
   """Columns `wanted` of every series, in that order."""
   if isinstance(wanted, str):
     wanted = (wanted,)
   for name in wanted:
     if name not in channels:
-      raise DataError(f"{path}: unknown channel {name!r}; available: "
-                      + ", ".join(channels))
+      raise DataError(f"{path}: unknown channel {name!r}; available: " + ", ".join(channels))
   if not wanted or len(set(wanted)) != len(wanted):
-    raise DataError(f"{path}: channels={tuple(wanted)} must name each channel "
-                    "at most once, at least one")
+    raise DataError(
+      f"{path}: channels={tuple(wanted)} must name each channel at most once, at least one"
+    )
   columns = [channels.index(name) for name in wanted]
-  return ([s[:, columns] for s in series], tuple(wanted),
-          tuple(units[c] for c in columns))
+  return ([s[:, columns] for s in series], tuple(wanted), tuple(units[c] for c in columns))
 
 
-def load_file(path: PathLike, channels: Optional[Sequence[str]] = None,
-              sample_rate_hz: float = 50.0,
-              label_names: Optional[Sequence[str]] = None) -> SensorDataset:
+def load_file(
+  path: PathLike,
+  channels: Optional[Sequence[str]] = None,
+  sample_rate_hz: float = 50.0,
+  label_names: Optional[Sequence[str]] = None,
+) -> SensorDataset:
   """Loads your own recordings from an `.npz` or `.csv` file (see module doc).
 
   Args:
@@ -240,20 +244,25 @@ def load_file(path: PathLike, channels: Optional[Sequence[str]] = None,
     raise DataError(f"sample_rate_hz={sample_rate_hz}, expected > 0")
   label_names = tuple(label_names) if label_names else None
   if label_names and label_names[0] != UNLABELLED:
-    raise DataError(f"label_names[0] is {label_names[0]!r}, expected "
-                    f"{UNLABELLED!r} (the name of id 0)")
+    raise DataError(
+      f"label_names[0] is {label_names[0]!r}, expected {UNLABELLED!r} (the name of id 0)"
+    )
   readers = {".npz": _read_npz, ".csv": _read_csv}
   suffix = path.suffix.lower()
   if suffix not in readers:
-    raise DataError(f"{path}: unknown extension {path.suffix!r}, expected "
-                    ".npz or .csv")
+    raise DataError(f"{path}: unknown extension {path.suffix!r}, expected .npz or .csv")
   if path.stat().st_size == 0:
     raise DataError(f"{path}: empty file")
   series, labels, names, units = readers[suffix](path, label_names)
   check_series(series, str(path), min_length=1)
   if channels is not None:
     series, names, units = _select(series, names, units, channels, path)
-  return SensorDataset(series=series, labels=labels,
-                       subjects=[-1] * len(series), channels=names,
-                       units=units, sample_rate_hz=float(sample_rate_hz),
-                       label_names=label_names or ())
+  return SensorDataset(
+    series=series,
+    labels=labels,
+    subjects=[-1] * len(series),
+    channels=names,
+    units=units,
+    sample_rate_hz=float(sample_rate_hz),
+    label_names=label_names or (),
+  )

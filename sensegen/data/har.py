@@ -34,17 +34,28 @@ CHANNELS = preprocess.CHANNELS
 UNITS = preprocess.UNITS
 # Activity ids 1..12 of activity_labels.txt.
 ACTIVITY_NAMES = (
-    "WALKING", "WALKING_UPSTAIRS", "WALKING_DOWNSTAIRS", "SITTING", "STANDING",
-    "LAYING", "STAND_TO_SIT", "SIT_TO_STAND", "SIT_TO_LIE", "LIE_TO_SIT",
-    "STAND_TO_LIE", "LIE_TO_STAND",
+  "WALKING",
+  "WALKING_UPSTAIRS",
+  "WALKING_DOWNSTAIRS",
+  "SITTING",
+  "STANDING",
+  "LAYING",
+  "STAND_TO_SIT",
+  "SIT_TO_STAND",
+  "SIT_TO_LIE",
+  "LIE_TO_SIT",
+  "STAND_TO_LIE",
+  "LIE_TO_STAND",
 )
 LABEL_NAMES = ("UNLABELLED",) + ACTIVITY_NAMES
 # Standard UCI HAR / HAPT subject split; every other user is train.
 TEST_USERS = frozenset({2, 4, 9, 10, 12, 13, 18, 20, 24})
 SPLITS = ("train", "test")
 
-HOMEPAGE = ("https://archive.ics.uci.edu/dataset/341/smartphone+based+"
-            "recognition+of+human+activities+and+postural+transitions")
+HOMEPAGE = (
+  "https://archive.ics.uci.edu/dataset/341/smartphone+based+"
+  "recognition+of+human+activities+and+postural+transitions"
+)
 CITATION = """\
 @article{reyesortiz2016transition,
   title={Transition-Aware Human Activity Recognition Using Smartphones},
@@ -71,6 +82,7 @@ class RawSession:
     gyro: `[T, 3]` float64 gyroscope in rad/s, same instants as `acc`.
     labels: `[T]` int32 activity id per sample, 0 = unlabelled.
   """
+
   experiment_id: int
   user_id: int
   acc: np.ndarray
@@ -101,8 +113,7 @@ def _read_text(path: pathlib.Path) -> str:
     raise DataError(f"{path}: unreadable ({e})") from None
 
 
-def _parse_rows(text: str, path: pathlib.Path, num_cols: int,
-                parse) -> np.ndarray:
+def _parse_rows(text: str, path: pathlib.Path, num_cols: int, parse) -> np.ndarray:
   """Parses row by row so the first bad row can be named; `[R, num_cols]`."""
   rows = []
   for row, line in enumerate(text.splitlines(), start=1):
@@ -110,14 +121,12 @@ def _parse_rows(text: str, path: pathlib.Path, num_cols: int,
     if not fields:
       continue  # Blank lines carry no data (np.loadtxt skips them too).
     if len(fields) != num_cols:
-      raise DataError(f"{path} row {row}: {len(fields)} columns, expected "
-                      f"{num_cols}")
+      raise DataError(f"{path} row {row}: {len(fields)} columns, expected {num_cols}")
     try:
       values = [parse(f) for f in fields]
     except ValueError:
       kind = "integers" if parse is int else "numbers"
-      raise DataError(f"{path} row {row}: {line.strip()!r}, expected "
-                      f"{num_cols} {kind}") from None
+      raise DataError(f"{path} row {row}: {line.strip()!r}, expected {num_cols} {kind}") from None
     if not all(math.isfinite(v) for v in values):
       raise DataError(f"{path} row {row}: non-finite value in {line.strip()!r}")
     rows.append(values)
@@ -159,12 +168,13 @@ def _signal_paths(raw_dir: pathlib.Path) -> dict[int, tuple[int, pathlib.Path, p
       continue
     kind, exp, user = match[1], int(match[2]), int(match[3])
     if (exp, kind) in found:
-      raise DataError(f"{raw_dir}: experiment {exp} has two {kind} files, "
-                      f"{found[exp, kind][1].name} and {path.name}")
+      raise DataError(
+        f"{raw_dir}: experiment {exp} has two {kind} files, "
+        f"{found[exp, kind][1].name} and {path.name}"
+      )
     found[exp, kind] = (user, path)
   if not found:
-    raise DataError(f"{raw_dir}: no acc_expEE_userUU.txt[.xz] / "
-                    "gyro_expEE_userUU.txt[.xz] files")
+    raise DataError(f"{raw_dir}: no acc_expEE_userUU.txt[.xz] / gyro_expEE_userUU.txt[.xz] files")
   paths = {}
   for exp in sorted({exp for exp, _ in found}):
     for kind in ("acc", "gyro"):
@@ -172,14 +182,14 @@ def _signal_paths(raw_dir: pathlib.Path) -> dict[int, tuple[int, pathlib.Path, p
         raise DataError(f"{raw_dir}: experiment {exp} has no {kind} file")
     (user, acc), (gyro_user, gyro) = found[exp, "acc"], found[exp, "gyro"]
     if user != gyro_user:
-      raise DataError(f"{raw_dir}: {acc.name} and {gyro.name} name different "
-                      "users")
+      raise DataError(f"{raw_dir}: {acc.name} and {gyro.name} name different users")
     paths[exp] = (user, acc, gyro)
   return paths
 
 
-def _label_arrays(segments: np.ndarray, path: pathlib.Path,
-                  lengths: dict[int, int], users: dict[int, int]) -> dict[int, np.ndarray]:
+def _label_arrays(
+  segments: np.ndarray, path: pathlib.Path, lengths: dict[int, int], users: dict[int, int]
+) -> dict[int, np.ndarray]:
   """Per-sample labels `[T]` per experiment from labels.txt rows `exp user activity start end`."""
   labels = {exp: np.zeros(n, np.int32) for exp, n in lengths.items()}
   for row, (exp, user, activity, start, end) in enumerate(segments, start=1):
@@ -187,18 +197,21 @@ def _label_arrays(segments: np.ndarray, path: pathlib.Path,
     if exp not in labels:
       raise DataError(f"{where}: experiment {exp} has no acc/gyro files")
     if user != users[exp]:
-      raise DataError(f"{where}: user {user}, but the files of experiment "
-                      f"{exp} are of user {users[exp]}")
+      raise DataError(
+        f"{where}: user {user}, but the files of experiment {exp} are of user {users[exp]}"
+      )
     if not 1 <= activity <= len(ACTIVITY_NAMES):
-      raise DataError(f"{where}: activity {activity}, expected 1.."
-                      f"{len(ACTIVITY_NAMES)}")
+      raise DataError(f"{where}: activity {activity}, expected 1..{len(ACTIVITY_NAMES)}")
     if not 1 <= start <= end <= len(labels[exp]):
-      raise DataError(f"{where}: rows {start}..{end}, expected 1-based "
-                      f"inclusive rows within 1..{len(labels[exp])}")
-    segment = labels[exp][start - 1:end]  # 1-based inclusive.
+      raise DataError(
+        f"{where}: rows {start}..{end}, expected 1-based "
+        f"inclusive rows within 1..{len(labels[exp])}"
+      )
+    segment = labels[exp][start - 1 : end]  # 1-based inclusive.
     if segment.any():
-      raise DataError(f"{where}: rows {start}..{end} overlap an earlier "
-                      f"segment of experiment {exp}")
+      raise DataError(
+        f"{where}: rows {start}..{end} overlap an earlier segment of experiment {exp}"
+      )
     segment[:] = activity
   return labels
 
@@ -224,22 +237,24 @@ def read_raw_dir(raw_dir: Optional[PathLike] = None) -> list[RawSession]:
   paths = _signal_paths(raw_dir)
   segments = read_table(raw_dir / _LABELS_FILE, 5, integer=True)
   signals = {}
-  for exp, (user, acc_path, gyro_path) in paths.items():
+  for exp, (_, acc_path, gyro_path) in paths.items():
     acc, gyro = read_table(acc_path, 3), read_table(gyro_path, 3)
     if len(acc) != len(gyro):
-      raise DataError(f"{gyro_path}: {len(gyro)} rows, expected {len(acc)} "
-                      f"like {acc_path.name}")
+      raise DataError(f"{gyro_path}: {len(gyro)} rows, expected {len(acc)} like {acc_path.name}")
     signals[exp] = (acc, gyro)
   labels = _label_arrays(
-      segments, raw_dir / _LABELS_FILE,
-      lengths={exp: len(acc) for exp, (acc, _) in signals.items()},
-      users={exp: user for exp, (user, _, _) in paths.items()})
-  return [RawSession(exp, paths[exp][0], acc, gyro, labels[exp])
-          for exp, (acc, gyro) in signals.items()]
+    segments,
+    raw_dir / _LABELS_FILE,
+    lengths={exp: len(acc) for exp, (acc, _) in signals.items()},
+    users={exp: user for exp, (user, _, _) in paths.items()},
+  )
+  return [
+    RawSession(exp, paths[exp][0], acc, gyro, labels[exp]) for exp, (acc, gyro) in signals.items()
+  ]
 
 
 def split_of(user_id: int) -> str:
-  """"test" for the standard test users, else "train"."""
+  """ "test" for the standard test users, else "train"."""
   return "test" if user_id in TEST_USERS else "train"
 
 
@@ -249,12 +264,19 @@ class Har(tfds.core.GeneratorBasedBuilder):
 
   name = "har"
   VERSION = tfds.core.Version("1.1.0")
-  RELEASE_NOTES = {"1.0.0": "61 HAPT sessions, 12 UCI HAR channels.",
-                   "1.1.0": "The raw accelerometer and gyroscope as 6 more channels."}
+  RELEASE_NOTES = {
+    "1.0.0": "61 HAPT sessions, 12 UCI HAR channels.",
+    "1.1.0": "The raw accelerometer and gyroscope as 6 more channels.",
+  }
 
-  def __init__(self, *, raw_dir: Optional[PathLike] = None,
-               source: Optional[str] = None,
-               data_dir: Optional[PathLike] = None, **kwargs):
+  def __init__(
+    self,
+    *,
+    raw_dir: Optional[PathLike] = None,
+    source: Optional[str] = None,
+    data_dir: Optional[PathLike] = None,
+    **kwargs,
+  ):
     """Builder reading `raw_dir` (None: the embedded copy).
 
     Args:
@@ -265,39 +287,44 @@ class Har(tfds.core.GeneratorBasedBuilder):
       **kwargs: passed to `tfds.core.GeneratorBasedBuilder`.
     """
     self.raw_dir = None if raw_dir is None else pathlib.Path(raw_dir)
-    self.source = source or (
-        "embedded" if raw_dir is None else str(self.raw_dir.resolve()))
-    super().__init__(data_dir=os.fspath(data_dir or default_data_dir()),
-                     file_format="array_record", **kwargs)
+    self.source = source or ("embedded" if raw_dir is None else str(self.raw_dir.resolve()))
+    super().__init__(
+      data_dir=os.fspath(data_dir or default_data_dir()), file_format="array_record", **kwargs
+    )
 
   def _info(self) -> tfds.core.DatasetInfo:
     # dataset_info_from_configs() only works for builders in dataset folders.
     return tfds.core.DatasetInfo(
-        builder=self,
-        description=("UCI HAPT raw smartphone IMU sessions, median + 20 Hz "
-                     "Butterworth denoised, gravity split at 0.3 Hz, 50 Hz."),
-        features=tfds.features.FeaturesDict({
-            "signals": tfds.features.Tensor(shape=(None, len(CHANNELS)),
-                                            dtype=np.float32),
-            "labels": tfds.features.Tensor(shape=(None,), dtype=np.int32),
-            "user_id": tfds.features.Scalar(dtype=np.int32),
-            "experiment_id": tfds.features.Scalar(dtype=np.int32),
-        }),
-        homepage=HOMEPAGE,
-        citation=CITATION,
-        license="CC BY 4.0",
-        # Keep examples in experiment order.
-        disable_shuffling=True,
-        metadata=tfds.core.MetadataDict(source=self.source,
-                                        channels=list(CHANNELS),
-                                        units=list(UNITS)))
+      builder=self,
+      description=(
+        "UCI HAPT raw smartphone IMU sessions, median + 20 Hz "
+        "Butterworth denoised, gravity split at 0.3 Hz, 50 Hz."
+      ),
+      features=tfds.features.FeaturesDict(
+        {
+          "signals": tfds.features.Tensor(shape=(None, len(CHANNELS)), dtype=np.float32),
+          "labels": tfds.features.Tensor(shape=(None,), dtype=np.int32),
+          "user_id": tfds.features.Scalar(dtype=np.int32),
+          "experiment_id": tfds.features.Scalar(dtype=np.int32),
+        }
+      ),
+      homepage=HOMEPAGE,
+      citation=CITATION,
+      license="CC BY 4.0",
+      # Keep examples in experiment order.
+      disable_shuffling=True,
+      metadata=tfds.core.MetadataDict(
+        source=self.source, channels=list(CHANNELS), units=list(UNITS)
+      ),
+    )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # The raw data is local: nothing to download.
     sessions = read_raw_dir(self.raw_dir)
-    return {split: self._generate_examples(
-        [s for s in sessions if split_of(s.user_id) == split])
-            for split in SPLITS}
+    return {
+      split: self._generate_examples([s for s in sessions if split_of(s.user_id) == split])
+      for split in SPLITS
+    }
 
   def _generate_examples(self, sessions: list[RawSession]):
     for s in sessions:
@@ -305,12 +332,15 @@ class Har(tfds.core.GeneratorBasedBuilder):
         signals = preprocess.har_channels(s.acc, s.gyro, SAMPLE_RATE_HZ)
       except DataError as e:
         raise DataError(f"experiment {s.experiment_id}: {e}") from None
-      yield s.experiment_id, {
+      yield (
+        s.experiment_id,
+        {
           "signals": signals,
           "labels": s.labels,
           "user_id": s.user_id,
           "experiment_id": s.experiment_id,
-      }
+        },
+      )
 
 
 @contextlib.contextmanager
@@ -325,9 +355,11 @@ def _build_lock(data_dir: PathLike):
       fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def prepare(data_dir: Optional[PathLike] = None,
-            raw_dir: Optional[PathLike] = None,
-            source: Optional[str] = None) -> Har:
+def prepare(
+  data_dir: Optional[PathLike] = None,
+  raw_dir: Optional[PathLike] = None,
+  source: Optional[str] = None,
+) -> Har:
   """Builds the `har` dataset in `data_dir` unless it is there already.
 
   Args:
@@ -349,13 +381,16 @@ def prepare(data_dir: Optional[PathLike] = None,
         return Har(data_dir=data_dir, raw_dir=raw_dir, source=source)
       # No network here: never ask GCS for a prebuilt copy.
       builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+      )
     return builder
   # LazyMetadataDict reads the stored value on [] (but not on .get()).
   built_from = builder.info.metadata["source"]
   if (raw_dir is not None or source is not None) and built_from != builder.source:
-    raise DataError(f"{builder.data_path}: already built from {built_from}, "
-                    f"not {builder.source}; pass another data_dir")
+    raise DataError(
+      f"{builder.data_path}: already built from {built_from}, "
+      f"not {builder.source}; pass another data_dir"
+    )
   return builder
 
 
@@ -389,17 +424,18 @@ def channel_indices(channels: Sequence[str]) -> list[int]:
     raise DataError("no channels requested; valid: " + ", ".join(CHANNELS))
   for name in channels:
     if name not in CHANNELS:
-      raise DataError(f"unknown HAR channel {name!r}; valid: "
-                      + ", ".join(CHANNELS))
+      raise DataError(f"unknown HAR channel {name!r}; valid: " + ", ".join(CHANNELS))
   if len(set(channels)) != len(channels):
     raise DataError(f"repeated channel in {tuple(channels)}")
   return [CHANNELS.index(name) for name in channels]
 
 
-def load_har(split: str = "train",
-             channels: Sequence[str] = ("body_acc_x", "body_acc_y", "body_acc_z"),
-             data_dir: Optional[PathLike] = None,
-             raw_dir: Optional[PathLike] = None) -> SensorDataset:
+def load_har(
+  split: str = "train",
+  channels: Sequence[str] = ("body_acc_x", "body_acc_y", "body_acc_z"),
+  data_dir: Optional[PathLike] = None,
+  raw_dir: Optional[PathLike] = None,
+) -> SensorDataset:
   """Loads preprocessed UCI HAPT sessions, building the TFDS dataset on first use.
 
   Args:
@@ -419,15 +455,14 @@ def load_har(split: str = "train",
   if split not in SPLITS + ("all",):
     raise DataError(f"unknown HAR split {split!r}; valid: train, test, all")
   columns = channel_indices(channels)
-  by_split = _load_prepared(_resolve(data_dir or default_data_dir()),
-                            _resolve(raw_dir))
-  examples = [ex for s in (SPLITS if split == "all" else (split,))
-              for ex in by_split[s]]
+  by_split = _load_prepared(_resolve(data_dir or default_data_dir()), _resolve(raw_dir))
+  examples = [ex for s in (SPLITS if split == "all" else (split,)) for ex in by_split[s]]
   return SensorDataset(
-      series=[ex["signals"][:, columns] for ex in examples],
-      labels=[ex["labels"].copy() for ex in examples],
-      subjects=[int(ex["user_id"]) for ex in examples],
-      channels=tuple(CHANNELS[c] for c in columns),
-      units=tuple(UNITS[c] for c in columns),
-      sample_rate_hz=SAMPLE_RATE_HZ,
-      label_names=LABEL_NAMES)
+    series=[ex["signals"][:, columns] for ex in examples],
+    labels=[ex["labels"].copy() for ex in examples],
+    subjects=[int(ex["user_id"]) for ex in examples],
+    channels=tuple(CHANNELS[c] for c in columns),
+    units=tuple(UNITS[c] for c in columns),
+    sample_rate_hz=SAMPLE_RATE_HZ,
+    label_names=LABEL_NAMES,
+  )

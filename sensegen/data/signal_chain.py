@@ -24,10 +24,22 @@ import scipy.signal
 from sensegen.data import preprocess
 
 # Processed channel -> (raw channel it is computed from, what the chain does to it).
-_KINDS = {"total_acc": "denoised", "body_acc": "body", "gravity_acc": "gravity",
-          "body_gyro": "denoised", "raw_acc": "raw", "raw_gyro": "raw"}
-_RAW_OF = {"total_acc": "raw_acc", "body_acc": "raw_acc", "gravity_acc": "raw_acc",
-           "body_gyro": "raw_gyro", "raw_acc": "raw_acc", "raw_gyro": "raw_gyro"}
+_KINDS = {
+  "total_acc": "denoised",
+  "body_acc": "body",
+  "gravity_acc": "gravity",
+  "body_gyro": "denoised",
+  "raw_acc": "raw",
+  "raw_gyro": "raw",
+}
+_RAW_OF = {
+  "total_acc": "raw_acc",
+  "body_acc": "raw_acc",
+  "gravity_acc": "raw_acc",
+  "body_gyro": "raw_gyro",
+  "raw_acc": "raw_acc",
+  "raw_gyro": "raw_gyro",
+}
 # Steps of context around a window: the 0.3 Hz filter's response has decayed to ~1e-4
 # of its peak after ~300 steps at 50 Hz; the 20 Hz one after a few steps.
 MARGIN_BEFORE = 400
@@ -35,8 +47,9 @@ MARGIN_AFTER = 300
 
 
 def _sos(cutoff_hz: float, sample_rate_hz: float) -> np.ndarray:
-  return scipy.signal.butter(preprocess.FILTER_ORDER, cutoff_hz, btype="low",
-                             fs=sample_rate_hz, output="sos")
+  return scipy.signal.butter(
+    preprocess.FILTER_ORDER, cutoff_hz, btype="low", fs=sample_rate_hz, output="sos"
+  )
 
 
 def sosfilt(sos: np.ndarray, x, zi):
@@ -68,8 +81,9 @@ def sosfiltfilt(sos: np.ndarray, x):
   """Zero-phase filtering along axis 1 of `[N, T, C]`, as `scipy.signal.sosfiltfilt` with its
   default odd extension at both ends."""
   padlen = 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
-  ext = jnp.concatenate([2 * x[:, :1] - x[:, padlen:0:-1], x,
-                         2 * x[:, -1:] - x[:, -2:-padlen - 2:-1]], axis=1)
+  ext = jnp.concatenate(
+    [2 * x[:, :1] - x[:, padlen:0:-1], x, 2 * x[:, -1:] - x[:, -2 : -padlen - 2 : -1]], axis=1
+  )
   zi = jnp.asarray(scipy.signal.sosfilt_zi(sos), x.dtype)[:, :, None, None]
   y, _ = sosfilt(sos, ext, zi * ext[None, None, :, 0])
   y, _ = sosfilt(sos, y[:, ::-1], zi * y[None, None, :, -1])
@@ -94,6 +108,7 @@ class SignalChain:
       "denoised", "body", "gravity".
     sample_rate_hz: sampling rate of both.
   """
+
   sources: tuple
   outputs: tuple
   sample_rate_hz: float = preprocess.SAMPLE_RATE_HZ
@@ -101,8 +116,9 @@ class SignalChain:
   margin_after: int = MARGIN_AFTER
 
   @classmethod
-  def for_channels(cls, channels: Sequence[str],
-                   sample_rate_hz: float = preprocess.SAMPLE_RATE_HZ) -> Optional["SignalChain"]:
+  def for_channels(
+    cls, channels: Sequence[str], sample_rate_hz: float = preprocess.SAMPLE_RATE_HZ
+  ) -> Optional["SignalChain"]:
     """The chain that computes `channels` (HAR names) from raw ones; None if a channel is
     not a HAR channel."""
     sources, outputs = [], []
@@ -121,11 +137,13 @@ class SignalChain:
     need = {kind for _, kind in self.outputs}
     denoised = gravity = None
     if need - {"raw"}:
-      denoised = sosfiltfilt(_sos(preprocess.NOISE_CUTOFF_HZ, self.sample_rate_hz),
-                             median3(raw))
+      denoised = sosfiltfilt(_sos(preprocess.NOISE_CUTOFF_HZ, self.sample_rate_hz), median3(raw))
     if need & {"body", "gravity"}:
       gravity = sosfiltfilt(_sos(preprocess.GRAVITY_CUTOFF_HZ, self.sample_rate_hz), denoised)
-    columns = {"raw": lambda i: raw[..., i], "denoised": lambda i: denoised[..., i],
-               "gravity": lambda i: gravity[..., i],
-               "body": lambda i: denoised[..., i] - gravity[..., i]}
+    columns = {
+      "raw": lambda i: raw[..., i],
+      "denoised": lambda i: denoised[..., i],
+      "gravity": lambda i: gravity[..., i],
+      "body": lambda i: denoised[..., i] - gravity[..., i],
+    }
     return jnp.stack([columns[kind](i) for i, kind in self.outputs], axis=-1)

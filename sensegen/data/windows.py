@@ -19,6 +19,7 @@ class Normaliser:
     mean: `[D]`.
     std: `[D]`.
   """
+
   mean: np.ndarray
   std: np.ndarray
 
@@ -46,6 +47,36 @@ class Normaliser:
     return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32))
 
 
+def check_windows(x, name: str, min_windows: int = 1, min_length: int = 2) -> np.ndarray:
+  """Returns `x` as float32 windows `[N, L, D]`, or raises DataError naming `name`."""
+  x = np.asarray(x)
+  if x.dtype == object or not (
+    np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
+  ):
+    raise DataError(f"{name}: dtype {x.dtype}, expected float windows")
+  if x.ndim != 3:
+    raise DataError(f"{name}: rank {x.ndim}, expected windows [N, L, D]")
+  n, length, channels = x.shape
+  if n < min_windows:
+    raise DataError(f"{name}: {n} windows, at least {min_windows} needed")
+  if length < min_length:
+    raise DataError(f"{name}: windows of {length} steps, at least {min_length} needed")
+  if channels < 1:
+    raise DataError(f"{name}: 0 channels")
+  if np.isnan(x).any():
+    raise DataError(f"{name}: contains NaN")
+  if not np.isfinite(x).all():
+    raise DataError(f"{name}: contains inf")
+  return x.astype(np.float32, copy=False)
+
+
+def subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+  """At most `n` windows of `x` `[N, ...]` without replacement, in a seeded order."""
+  if len(x) <= n:
+    return x
+  return x[np.sort(rng.choice(len(x), n, replace=False))]
+
+
 def runs(mask: np.ndarray, min_length: int = 1) -> list:
   """(start, stop) of every maximal run of True in `mask` `[T]` at least `min_length` long."""
   edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
@@ -60,8 +91,9 @@ def _long_enough(series, length: int, name: str):
   return idx
 
 
-def random_windows(series, num: int, length: int, rng: np.random.Generator,
-                   labels=None, name: str = "data"):
+def random_windows(
+  series, num: int, length: int, rng: np.random.Generator, labels=None, name: str = "data"
+):
   """`num` windows `[num, length, D]` at uniformly random positions.
 
   Sessions are drawn in proportion to how many windows they hold, so every
@@ -71,8 +103,7 @@ def random_windows(series, num: int, length: int, rng: np.random.Generator,
   starts = np.array([len(series[i]) - length + 1 for i in idx], np.float64)
   which = rng.choice(len(idx), size=num, p=starts / starts.sum())
   offsets = (rng.random(num) * starts[which]).astype(np.int64)
-  take = lambda arrs: np.stack(
-      [arrs[idx[w]][o:o + length] for w, o in zip(which, offsets)])
+  take = lambda arrs: np.stack([arrs[idx[w]][o : o + length] for w, o in zip(which, offsets)])
   if labels is None:
     return take(series)
   return take(series), take(labels)
@@ -82,8 +113,9 @@ def tiled_windows(series, length: int, stride: int = 0, name: str = "data"):
   """Every window of `length` steps at `stride` (default: non-overlapping), `[N, length, D]`."""
   stride = stride or length
   idx = _long_enough(series, length, name)
-  return np.stack([series[i][o:o + length] for i in idx
-                   for o in range(0, len(series[i]) - length + 1, stride)])
+  return np.stack(
+    [series[i][o : o + length] for i in idx for o in range(0, len(series[i]) - length + 1, stride)]
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +126,7 @@ class Streams:
     session: `[B]` session index of each stream.
     offset: `[B]` index of the next input step within that session.
   """
+
   session: np.ndarray
   offset: np.ndarray
 
@@ -113,7 +146,7 @@ def _pick_sessions(series, count: int, chunk: int, rng) -> np.ndarray:
 
 def init_streams(series, batch: int, bptt_steps: int, seed: int) -> Streams:
   """B streams at random positions of random sessions (weighted by length)."""
-  rng = np.random.default_rng([seed, 0x5eed])
+  rng = np.random.default_rng([seed, 0x5EED])
   session = _pick_sessions(series, batch, bptt_steps + 1, rng)
   room = np.array([len(series[s]) - bptt_steps for s in session])
   return Streams(session, (rng.random(batch) * room).astype(np.int64))
@@ -135,9 +168,10 @@ def next_chunk(series, streams: Streams, bptt_steps: int, step: int, seed: int, 
     rng = np.random.default_rng([seed, step, int(b)])
     session[b] = _pick_sessions(series, 1, bptt_steps + 1, rng)[0]
     offset[b] = 0
-  chunks = np.stack([series[s][o:o + bptt_steps + 1] for s, o in zip(session, offset)])
+  chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in zip(session, offset)])
   batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset}
   if labels is not None:
     batch["labels"] = np.stack(
-        [labels[s][o:o + bptt_steps] for s, o in zip(session, offset)]).astype(np.int32)
+      [labels[s][o : o + bptt_steps] for s, o in zip(session, offset)]
+    ).astype(np.int32)
   return batch, Streams(session, offset + bptt_steps)

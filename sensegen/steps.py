@@ -1,9 +1,8 @@
 """Train states and the jitted steps of the generator (NLL) and the discriminator (BCE).
 
-Everything here is a pure function of arrays; the host loops that drive these steps
-live in `schedules.py`.
+Everything here is a pure function of arrays; the host loop that drives these steps
+lives in `sensegen.train`.
 """
-
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +12,18 @@ from flax.training import train_state
 
 from sensegen import mdn
 
+__all__ = [
+  "TrainState",
+  "create_train_state",
+  "gaussian_nll",
+  "make_discriminator_accuracy",
+  "make_discriminator_step",
+  "make_generator_step",
+  "make_nll_eval",
+  "make_optimizer",
+  "sequence_nll",
+]
+
 
 class TrainState(train_state.TrainState):
   """Flax's TrainState; `apply_fn` is unused (models are passed explicitly)."""
@@ -20,8 +31,9 @@ class TrainState(train_state.TrainState):
 
 def make_optimizer(learning_rate: float, decay: float, clip_norm: float):
   """Global-norm clipping followed by RMSProp, as in the paper."""
-  return optax.chain(optax.clip_by_global_norm(clip_norm),
-                     optax.rmsprop(learning_rate, decay=decay))
+  return optax.chain(
+    optax.clip_by_global_norm(clip_norm), optax.rmsprop(learning_rate, decay=decay)
+  )
 
 
 def create_train_state(key, model, example_inputs: tuple, tx) -> TrainState:
@@ -52,7 +64,8 @@ def keep_if(ok, new, old):
 
 
 def make_generator_step(model):
-  """A jitted truncated-BPTT step: (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
+  """A jitted truncated-BPTT step:
+  (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
 
   `batch` holds `inputs`/`targets` `[B, k, D]`, `reset` `[B]` (streams starting a new
   session get a zero state) and optionally `labels` `[B, k]`. No gradient flows into
@@ -63,8 +76,9 @@ def make_generator_step(model):
   def step(ts: TrainState, rnn_state, batch):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
-    loss_fn = lambda p: sequence_nll(model, p, rnn_state, batch["inputs"], batch["targets"],
-                                     batch.get("labels"))
+    loss_fn = lambda p: sequence_nll(
+      model, p, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
+    )
     (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
     ok = jnp.isfinite(nll) & all_finite(grads)
     new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
@@ -88,8 +102,8 @@ def make_nll_eval(model, batch_size: int = 64):
   def evaluate(params, windows, labels=None) -> float:
     total, count = 0.0, 0
     for i in range(0, len(windows), batch_size):
-      part = windows[i:i + batch_size]
-      lab = None if labels is None else labels[i:i + batch_size]
+      part = windows[i : i + batch_size]
+      lab = None if labels is None else labels[i : i + batch_size]
       total += float(chunk_nll(params, part, lab)) * len(part)
       count += len(part)
     return total / count
@@ -115,11 +129,13 @@ def discriminator_loss(disc, params, windows, is_real):
 
 
 def make_discriminator_step(disc):
-  """A jitted step (train_state, windows `[B, L, D]`, is_real `[B]`) -> (train_state, loss, accuracy)."""
+  """A jitted step (train_state, windows `[B, L, D]`, is_real `[B]`) ->
+  (train_state, loss, accuracy)."""
 
   def step(ts: TrainState, windows, is_real):
     grad_fn = jax.value_and_grad(
-        lambda p: discriminator_loss(disc, p, windows, is_real), has_aux=True)
+      lambda p: discriminator_loss(disc, p, windows, is_real), has_aux=True
+    )
     (loss, accuracy), grads = grad_fn(ts.params)
     return ts.apply_gradients(grads=grads), loss, accuracy
 

@@ -3,28 +3,33 @@ import jax.numpy as jnp
 import numpy as np
 
 from sensegen import models
-from sensegen import train
+from sensegen import steps
 from sensegen.data import windows
 
 
 def _tiny_gen(channels=1):
-  return models.Generator(channels=channels, lstm_layers=2, lstm_units=16, dense_units=16,
-                          mixtures=3)
+  return models.Generator(
+    channels=channels, lstm_layers=2, lstm_units=16, dense_units=16, mixtures=3
+  )
 
 
 def _state(gen, batch, lr=1e-2):
-  tx = train.make_optimizer(lr, 0.9, 1.0)
-  return train.create_train_state(jax.random.key(0), gen,
-                                  (gen.zero_state(1), jnp.zeros((1, 2, gen.channels))), tx)
+  tx = steps.make_optimizer(lr, 0.9, 1.0)
+  return steps.create_train_state(
+    jax.random.key(0), gen, (gen.zero_state(1), jnp.zeros((1, 2, gen.channels))), tx
+  )
 
 
 def test_nll_decreases_on_a_sine_with_truncated_bptt():
   t = np.arange(3000)
-  series = [(np.sin(2 * np.pi * t / 25) + 0.05 * np.random.default_rng(0).normal(size=3000))
-            .astype(np.float32)[:, None]]
+  series = [
+    (np.sin(2 * np.pi * t / 25) + 0.05 * np.random.default_rng(0).normal(size=3000)).astype(
+      np.float32
+    )[:, None]
+  ]
   gen = _tiny_gen()
   ts, rnn = _state(gen, 8), gen.zero_state(8)
-  step = train.make_generator_step(gen)
+  step = steps.make_generator_step(gen)
   streams = windows.init_streams(series, 8, 25, seed=0)
   losses = []
   for i in range(150):
@@ -37,16 +42,19 @@ def test_nll_decreases_on_a_sine_with_truncated_bptt():
   assert np.mean(losses[-20:]) < np.mean(losses[:10]) - 0.5
   # A per-channel Gaussian scores ~0.7 nats on a unit-amplitude sine; the model must beat it.
   windows_ = windows.tiled_windows(series, 100)
-  assert train.make_nll_eval(gen)(ts.params, windows_) < train.gaussian_nll(series, windows_)
+  assert steps.make_nll_eval(gen)(ts.params, windows_) < steps.gaussian_nll(series, windows_)
 
 
 def test_nonfinite_step_is_not_applied():
   gen = _tiny_gen()
   ts, rnn = _state(gen, 2), gen.zero_state(2)
-  step = train.make_generator_step(gen)
+  step = steps.make_generator_step(gen)
   before = jax.tree.map(np.asarray, ts.params)
-  bad = {"inputs": np.full((2, 5, 1), np.nan, np.float32), "targets": np.zeros((2, 5, 1), np.float32),
-         "reset": np.zeros(2, bool)}
+  bad = {
+    "inputs": np.full((2, 5, 1), np.nan, np.float32),
+    "targets": np.zeros((2, 5, 1), np.float32),
+    "reset": np.zeros(2, bool),
+  }
   ts, rnn, m = step(ts, rnn, bad)
   assert not bool(m["finite"])
   jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, ts.params), before)
@@ -57,18 +65,19 @@ def test_nonfinite_step_is_not_applied():
 def test_reset_zeroes_the_carried_state_of_flagged_streams():
   gen = _tiny_gen()
   ts = _state(gen, 2)
-  step = train.make_generator_step(gen)
+  step = steps.make_generator_step(gen)
   x = np.random.default_rng(0).normal(size=(2, 6, 1)).astype(np.float32)
   batch = {"inputs": x, "targets": x, "reset": np.array([True, False])}
   rnn = jnp.ones_like(gen.zero_state(2))
   params = ts.params
-  expected_nll_zero, _ = train.sequence_nll(gen, params, gen.zero_state(2), x, x)
+  expected_nll_zero, _ = steps.sequence_nll(gen, params, gen.zero_state(2), x, x)
   _, _, m = step(ts, rnn, batch)
   # With stream 0 reset and stream 1 carrying ones, the loss differs from an all-zero start.
   assert abs(float(m["train_nll"]) - float(expected_nll_zero)) > 1e-6
   ts2 = _state(gen, 2)
-  _, _, m_all = step(ts2, jnp.ones_like(gen.zero_state(2)),
-                     {**batch, "reset": np.array([True, True])})
+  _, _, m_all = step(
+    ts2, jnp.ones_like(gen.zero_state(2)), {**batch, "reset": np.array([True, True])}
+  )
   np.testing.assert_allclose(float(m_all["train_nll"]), float(expected_nll_zero), rtol=1e-6)
 
 
@@ -77,7 +86,7 @@ def test_gaussian_nll_matches_closed_form():
   train_series = [rng.normal(1.0, 2.0, size=(5000, 1)).astype(np.float32)]
   w = rng.normal(1.0, 2.0, size=(50, 30, 1)).astype(np.float32)
   expected = 0.5 * np.log(2 * np.pi * np.e * 4.0)
-  assert abs(train.gaussian_nll(train_series, w) - expected) < 0.05
+  assert abs(steps.gaussian_nll(train_series, w) - expected) < 0.05
 
 
 def test_discriminator_separates_sine_from_noise():
@@ -91,10 +100,11 @@ def test_discriminator_separates_sine_from_noise():
 
   x, y = make(0)
   disc = models.Discriminator(lstm_units=8, dense_units=4)
-  ts = train.create_train_state(jax.random.key(0), disc, (x[:1],),
-                                train.make_optimizer(1e-2, 0.9, 1.0))
-  step = train.make_discriminator_step(disc)
-  acc = train.make_discriminator_accuracy(disc)
+  ts = steps.create_train_state(
+    jax.random.key(0), disc, (x[:1],), steps.make_optimizer(1e-2, 0.9, 1.0)
+  )
+  step = steps.make_discriminator_step(disc)
+  acc = steps.make_discriminator_accuracy(disc)
   for _ in range(150):
     ts, _, _ = step(ts, x, y)
   # Over seeds 0-2: 1.0 on the training windows, 0.95-1.0 on fresh ones.

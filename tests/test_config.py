@@ -1,0 +1,56 @@
+"""Renamed flags: old flagfiles and saved config.json files keep working."""
+
+import dataclasses
+import logging
+
+import pytest
+
+from sensegen import config
+from sensegen import launch
+from sensegen.config import Config
+from sensegen.errors import ConfigError
+
+
+def _flags(*argv) -> Config:
+  launch.FLAGS.unparse_flags()
+  try:
+    launch.FLAGS(["sensegen.launch", "--workdir=w", *argv])
+    return launch.config_from_flags()
+  finally:
+    launch.FLAGS.unparse_flags()
+
+
+def test_deprecated_flags_set_the_renamed_fields_with_a_warning(caplog):
+  caplog.set_level(logging.WARNING)
+  cfg = _flags("--schedule=adversarial", "--g_epochs=7", "--d_epochs=5")
+  assert (cfg.g_steps_per_round, cfg.critic_steps) == (7, 5)
+  assert cfg.d_epochs == Config.d_epochs  # unused by this schedule, so never compared
+  assert "--g_epochs is deprecated: use --g_steps_per_round" in caplog.text
+  assert "use --critic_steps" in caplog.text
+
+
+def test_d_epochs_keeps_its_meaning_in_the_alternating_schedule(caplog):
+  caplog.set_level(logging.WARNING)
+  cfg = _flags("--schedule=alternating", "--d_epochs=5", "--g_steps_per_round=9")
+  assert (cfg.d_epochs, cfg.critic_steps, cfg.g_steps_per_round) == (5, Config.critic_steps, 9)
+  assert "deprecated" not in caplog.text
+
+
+def test_old_and_new_name_with_different_values_are_refused():
+  with pytest.raises(ConfigError, match="--g_epochs=7 contradicts --g_steps_per_round=8"):
+    _flags("--g_epochs=7", "--g_steps_per_round=8")
+
+
+def test_a_saved_config_of_an_older_run_reads_and_resumes_under_the_new_names():
+  old = {
+    **dataclasses.asdict(Config(workdir="w", schedule="adversarial")),
+    "g_epochs": 50,
+    "d_epochs": 20,
+  }
+  del old["g_steps_per_round"], old["critic_steps"]
+  saved = config.read_saved(old)
+  assert (saved["g_steps_per_round"], saved["critic_steps"]) == (50, 20)
+  new = Config(workdir="w", schedule="adversarial", g_steps_per_round=50, critic_steps=20)
+  config.check_resume(new, old, "config.json")
+  with pytest.raises(ConfigError, match="--critic_steps=21 contradicts"):
+    config.check_resume(dataclasses.replace(new, critic_steps=21), old, "config.json")

@@ -1,0 +1,111 @@
+"""The trainer's host loop, in process, on a tiny file dataset."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from sensegen import config
+from sensegen import train
+from sensegen.config import Config
+from sensegen.data import windows
+from sensegen.errors import ConfigError
+from sensegen.train import loop
+from sensegen.train import setup
+from sensegen.train.position import Position
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+  t = np.arange(2000, dtype=np.float32)
+  np.savez(tmp_path / "sine.npz", x=np.sin(t / 5)[None, :, None])
+  return Config(
+    workdir=str(tmp_path / "run"),
+    data=str(tmp_path / "sine.npz"),
+    lstm_layers=1,
+    lstm_units=8,
+    dense_units=8,
+    mixtures=2,
+    batch_size=4,
+    bptt_steps=10,
+    train_steps=40,
+    window=20,
+    eval_windows=4,
+    log_every=5,
+    eval_every=20,
+    checkpoint_every=10,
+    max_bad_steps=3,
+  )
+
+
+def test_consecutive_nonfinite_steps_stop_the_run_with_the_last_good_checkpoint(tiny_cfg):
+  trainer = setup.prepare(tiny_cfg)
+  good_update = trainer.g_update
+
+  def failing_after_12(state, batch, step):
+    m = good_update(state, batch, step)
+    if step >= 12:  # From step 13 on, every step is non-finite.
+      m = {**m, "finite": jnp.asarray(False)}
+    return m
+
+  trainer.g_update = failing_after_12
+  with pytest.raises(loop.TrainingStopped, match="3 consecutive generator steps"):
+    trainer.run()
+  # The step counter of the last checkpoint (step 10) is before any bad step.
+  fresh = setup.prepare(tiny_cfg)
+  assert fresh.position.step == 10 and int(fresh.state.g.step) == 10
+
+
+def test_interrupt_flag_saves_a_resumable_checkpoint(tiny_cfg):
+  trainer = setup.prepare(tiny_cfg)
+  original = trainer.g_update
+
+  def stop_at_7(state, batch, step):
+    m = original(state, batch, step)
+    if int(state.g.step) == 7:
+      trainer.stop.signal = 15
+    return m
+
+  trainer.g_update = stop_at_7
+  assert not trainer.run()
+  assert setup.prepare(tiny_cfg).position.step == 7
+  assert setup.prepare(tiny_cfg).run()
+  assert setup.prepare(tiny_cfg).position.step == 40
+
+
+def test_position_reads_the_meta_dicts_of_older_runs():
+  old = {
+    "step": 30,
+    "round": 2,
+    "phase": "g",
+    "g_until": 40,
+    "saves": 5,
+    "streams": {"session": [1, 0], "offset": [7, 9]},
+    "privacy": {},
+  }
+  position = Position.from_json(old)
+  assert isinstance(position.streams, windows.Streams) and position.phase == "g"
+  assert position.to_json() == old
+
+
+def test_every_configurable_schedule_has_a_class():
+  assert tuple(train.SCHEDULES) == config.SCHEDULES
+
+
+@pytest.mark.parametrize(
+  "flags, message",
+  [
+    (dict(schedule="adversarial", dp=True), "--dp with --schedule=adversarial is refused"),
+    (
+      dict(schedule="adversarial", condition_on="activity"),
+      "--schedule=adversarial does not support --condition_on",
+    ),
+  ],
+)
+def test_schedules_refuse_flags_they_cannot_honour(tiny_cfg, flags, message):
+  cfg = dataclasses.replace(tiny_cfg, **flags)
+  with pytest.raises(ConfigError, match=message):
+    setup.prepare(cfg)
+  for name in ("nll", "alternating"):
+    train.schedule_class(name).check(dataclasses.replace(cfg, schedule=name, condition_on=""))
