@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import os
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ from sensegen import sampling
 from sensegen import train as train_lib
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
+from sensegen.data.signal_chain import SignalChain
 from sensegen.data.windows import Normaliser
 from sensegen.errors import ConfigError
 
@@ -35,8 +37,10 @@ class TrainedGenerator:
     model: the `models.Generator` module (hashable; static under jit).
     params: its variables, `{"params": ...}`.
     config: the run's `Config`.
-    normaliser: maps the model's normalised space to physical units.
+    normaliser: maps the run's normalised channels to physical units.
     channels, units, sample_rate_hz, label_names: what the series mean.
+    output_map: maps the generator's space (raw signals) to the run's normalised channels;
+      None when the generator models the channels themselves.
     num_labels: label ids the model is conditioned on (0: unconditioned).
     privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
   """
@@ -51,29 +55,59 @@ class TrainedGenerator:
   label_names: tuple
   num_labels: int = 0
   privacy: dict = dataclasses.field(default_factory=dict)
+  output_map: Optional[sampling.OutputMap] = None
 
   @functools.cached_property
   def sample_fn(self):
     """The pure, jitted sampler in physical units:
-    `sample_fn(params, key, num_samples, length, temperature=1.0, labels=None)` ->
-    `[num_samples, length, D]`. `num_samples` and `length` are static; it can be
-    called inside the user's own `jax.jit` / `jax.vmap` (over keys)."""
+    `sample_fn(params, key, num_samples, length, temperature=1.0, labels=None,
+    burn_in=config.burn_in, weight_temperature=1.0)` -> `[num_samples, length, D]`.
+    `num_samples`, `length` and `burn_in` are static; it can be called inside the user's
+    own `jax.jit` / `jax.vmap` (over keys). See `sampling.sample`."""
     mean, std = jnp.asarray(self.normaliser.mean), jnp.asarray(self.normaliser.std)
-    model = self.model
+    model, output_map = self.model, self.output_map
 
-    def fn(params, key, num_samples, length, temperature=1.0, labels=None):
-      x = sampling.sample(model, params, key, num_samples, length, temperature, labels=labels)
+    def fn(
+      params,
+      key,
+      num_samples,
+      length,
+      temperature=1.0,
+      labels=None,
+      burn_in=self.config.burn_in,
+      weight_temperature=1.0,
+    ):
+      x = sampling.sample(
+        model,
+        params,
+        key,
+        num_samples,
+        length,
+        temperature,
+        labels=labels,
+        burn_in=burn_in,
+        weight_temperature=weight_temperature,
+        output_map=output_map,
+      )
       return x * std + mean
 
-    return jax.jit(fn, static_argnames=("num_samples", "length"))
+    return jax.jit(fn, static_argnames=("num_samples", "length", "burn_in"))
 
   def sample(
-    self, key, num_samples: int, length: int, temperature: float = 1.0, labels=None
+    self,
+    key,
+    num_samples: int,
+    length: int,
+    temperature: float = 1.0,
+    labels=None,
+    burn_in: Optional[int] = None,
+    weight_temperature: float = 1.0,
   ) -> jax.Array:
     """`[num_samples, length, D]` series in physical units; the same key gives the same series.
 
-    `labels` (conditioned models): per-step label ids `[length]` or `[num_samples, length]`,
-    e.g. from `label_ids`.
+    Each series is a window at a random position of a session (`burn_in` generated steps
+    are discarded first; default the run's `--burn_in`). `labels` (conditioned models):
+    per-step label ids `[length]` or `[num_samples, length]`, e.g. from `label_ids`.
     """
     if self.num_labels and labels is None:
       raise ConfigError("this generator is conditioned on labels: pass labels=")
@@ -81,7 +115,10 @@ class TrainedGenerator:
       if not self.num_labels:
         raise ConfigError("this generator is not conditioned on labels")
       labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (num_samples, length))
-    return self.sample_fn(self.params, key, num_samples, length, temperature, labels)
+    burn_in = self.config.burn_in if burn_in is None else burn_in
+    return self.sample_fn(
+      self.params, key, num_samples, length, temperature, labels, burn_in, weight_temperature
+    )
 
   def label_ids(self, label: str = "", schedule: str = "", length: int = 0):
     """Per-step label ids `[L]`: one `label` (name or id) for `length` steps, or a
@@ -142,9 +179,12 @@ def load(workdir: str) -> TrainedGenerator:
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
   num_labels = record.get("num_labels", 0)
+  normaliser = Normaliser.from_dict(record["normaliser"])
+  output_map = _output_map(record, normaliser)
+  model_channels = len(output_map.chain.sources) if output_map else len(channels)
   # The checkpoint's structure: which train states the run's schedule keeps.
   critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
-  fresh = experiment.init_state(cfg, len(channels), num_labels, critic_state=critic_state)
+  fresh = experiment.init_state(cfg, model_channels, num_labels, critic_state=critic_state)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
   found = ckpt.restore_latest(fresh.tree())
   ckpt.close()
@@ -152,14 +192,26 @@ def load(workdir: str) -> TrainedGenerator:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
   _, tree, meta = found
   return TrainedGenerator(
-    model=experiment.generator(cfg, len(channels), num_labels),
+    model=experiment.generator(cfg, model_channels, num_labels),
     params=tree["g"].params,
     config=cfg,
-    normaliser=Normaliser.from_dict(record["normaliser"]),
+    normaliser=normaliser,
     channels=channels,
     units=tuple(record["units"]),
     sample_rate_hz=record["sample_rate_hz"],
     label_names=tuple(record["label_names"]),
     num_labels=num_labels,
     privacy=meta.get("privacy") or {},
+    output_map=output_map,
+  )
+
+
+def _output_map(record: dict, normaliser: Normaliser) -> Optional[sampling.OutputMap]:
+  """The generator-space -> channels map of a run whose generator models raw signals."""
+  model_space = record.get("model_space")
+  if not model_space:
+    return None
+  chain = SignalChain.for_channels(record["channels"], record["sample_rate_hz"])
+  return sampling.OutputMap.from_normalisers(
+    chain, Normaliser.from_dict(model_space["normaliser"]), normaliser
   )

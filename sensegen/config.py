@@ -17,8 +17,11 @@ __all__ = [
   "COVARIANCES",
   "Config",
   "DEPRECATED_FLAGS",
+  "DEFAULT_BURN_IN",
   "LSTM_IMPLS",
+  "MODEL_SPACES",
   "MODES",
+  "OPTIMIZERS",
   "SCHEDULES",
   "validate",
 ]
@@ -29,6 +32,11 @@ def _f(default, help_text: str, **extra):
 
 
 MODES = ("train", "sample", "evaluate")
+OPTIMIZERS = ("adam", "rmsprop")
+MODEL_SPACES = ("auto", "raw", "processed")
+# Generated steps discarded before a returned window: with them a sample is a window at a
+# random position of a session rather than its first steps (see `sampling.sample`).
+DEFAULT_BURN_IN = 1000
 SCHEDULES = ("nll", "alternating", "adversarial")
 COVARIANCES = ("diagonal", "full")
 LSTM_IMPLS = ("scan", "fused", "bf16")
@@ -73,6 +81,13 @@ class Config:
     "(trains on the labelled stretches of the sessions).",
     run=True,
   )
+  model_space: str = _f(
+    "auto",
+    "What the generator models: raw (the unfiltered sensor signal; samples pass through "
+    "UCI HAR's median, 20 Hz and gravity filters, as the data did; HAR channels only) | "
+    "processed (the channels themselves) | auto (raw for HAR channels, else processed).",
+    run=True,
+  )
   output_sigmoid: bool = _f(
     False,
     "Paper's sigmoid on the MDN layer (cannot fit normalised data; off by default).",
@@ -82,10 +97,33 @@ class Config:
   batch_size: int = _f(32, "Parallel truncated-BPTT streams per generator step.", run=True)
   bptt_steps: int = _f(100, "Time steps per truncated-BPTT chunk.", run=True)
   train_steps: int = _f(1000, "Generator steps of the 'nll' schedule.")
-  learning_rate: float = _f(2e-3, "Generator RMSProp learning rate.", run=True)
+  optimizer: str = _f(
+    "adam",
+    "Generator optimizer after global-norm clipping: adam | rmsprop (the paper's).",
+    run=True,
+  )
+  learning_rate: float = _f(3e-3, "Generator learning rate.", run=True)
+  lr_decay: float = _f(
+    0.1,
+    "Generator learning rate at the last planned step / at the first (exponential decay; "
+    "1 = constant).",
+    run=True,
+  )
   rmsprop_decay: float = _f(0.95, "RMSProp decay of the squared-gradient average.", run=True)
   clip_norm: float = _f(1.0, "Global-norm gradient clipping.", run=True)
   seed: int = _f(0, "Seed of parameters, data order and sampling.", run=True)
+  reset_prob: float = _f(
+    0.0,
+    "Probability that a stream's carried LSTM state is zeroed before a chunk, so that the "
+    "zero state also means 'anywhere in a session'.",
+    run=True,
+  )
+  scheduled_sampling: float = _f(
+    0.0,
+    "Probability that a teacher-forced input is replaced by the model's own one-step draw "
+    "(parallel scheduled sampling; 0: off).",
+    run=True,
+  )
   # Cadence.
   log_every: int = _f(50, "Steps between metrics.jsonl rows / progress lines.")
   eval_every: int = _f(250, "Steps between held-out NLL evaluations.")
@@ -161,7 +199,19 @@ class Config:
     256, "Series to generate (--mode=sample); windows per set (--mode=evaluate)."
   )
   sample_length: int = _f(400, "Steps per generated series.")
-  temperature: float = _f(1.0, "Sampling temperature (> 0; 1 = the model's distribution).")
+  temperature: float = _f(
+    1.0,
+    "Sampling temperature (> 0; 1 = the model's distribution): divides the mixture logits "
+    "and multiplies sigma (Graves 2013).",
+  )
+  weight_temperature: float = _f(
+    1.0, "Temperature of the mixture weights alone (< 1 sharpens them; sigma untouched)."
+  )
+  burn_in: int = _f(
+    DEFAULT_BURN_IN,
+    "Generated steps discarded before each returned series, so that it starts anywhere in a "
+    "session rather than at its start (0: start from the zero state).",
+  )
   label: str = _f("", "Activity (name or id) of every step of the samples (conditioned runs).")
   label_schedule: str = _f(
     "",
@@ -230,8 +280,10 @@ _POSITIVE = (
   "d_learning_rate",
   "clip_norm",
   "temperature",
+  "weight_temperature",
 )
 _NON_NEGATIVE = (
+  "burn_in",
   "train_steps",
   "d_epochs",
   "g_steps_per_round",
@@ -291,6 +343,8 @@ def validate(cfg: Config) -> Config:
   if cfg.schedule not in SCHEDULES:
     raise ConfigError(f"--schedule={cfg.schedule}: expected one of {', '.join(SCHEDULES)}")
   for name, allowed in (
+    ("optimizer", OPTIMIZERS),
+    ("model_space", MODEL_SPACES),
     ("covariance", COVARIANCES),
     ("lstm_impl", LSTM_IMPLS),
     ("condition_on", CONDITIONS),
@@ -315,6 +369,11 @@ def validate(cfg: Config) -> Config:
   for name in ("dp_noise_multiplier", "dp_target_epsilon"):
     if getattr(cfg, name) < 0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
+  for name in ("reset_prob", "scheduled_sampling"):
+    if not 0.0 <= getattr(cfg, name) < 1.0:
+      raise ConfigError(f"--{name}={getattr(cfg, name)}: must be in [0, 1)")
+  if not 0.0 < cfg.lr_decay <= 1.0:
+    raise ConfigError(f"--lr_decay={cfg.lr_decay}: must be in (0, 1]")
   if not 0.0 < cfg.rmsprop_decay < 1.0:
     raise ConfigError(f"--rmsprop_decay={cfg.rmsprop_decay}: must be in (0, 1)")
   if not cfg.workdir:
@@ -322,9 +381,19 @@ def validate(cfg: Config) -> Config:
   return cfg
 
 
+# What runs saved before a field existed did: an old run loads and resumes as it trained.
+LEGACY_VALUES = {
+  "optimizer": "rmsprop",
+  "lr_decay": 1.0,
+  "model_space": "processed",
+  "reset_prob": 0.0,
+  "scheduled_sampling": 0.0,
+}
+
+
 def read_saved(saved: dict) -> dict:
   """A saved config.json's values under the current field names (also for older runs)."""
-  return with_current_names(saved, set(saved), warn=False)
+  return {**LEGACY_VALUES, **with_current_names(saved, set(saved), warn=False)}
 
 
 def check_resume(cfg: Config, saved: dict, path: str) -> None:

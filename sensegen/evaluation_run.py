@@ -40,6 +40,11 @@ def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
   return gen.normaliser.normalise(x)
 
 
+def _sampling(cfg: Config) -> dict:
+  """How the evaluated windows are drawn, besides the temperature."""
+  return {"burn_in": cfg.burn_in, "weight_temperature": cfg.weight_temperature}
+
+
 def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunData):
   n = cfg.num_samples
   draw = lambda series, purpose, name: windows.random_windows(
@@ -62,7 +67,7 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
     logging.info("sampling %d windows of %d steps", n, cfg.window)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _SAMPLES)
     synthetic = gen.normaliser.normalise(
-      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels))
+      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg)))
     )
   return train, test, synthetic
 
@@ -103,7 +108,9 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
     )
     key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + a)
     synth = gen.normaliser.normalise(
-      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a)))
+      np.asarray(
+        gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a), **_sampling(cfg))
+      )
     )
     sets[names[c]] = (real_train, real_test, synth)
   stack = lambda i: np.concatenate([v[i] for v in sets.values()])
@@ -142,6 +149,8 @@ def run(cli: Config) -> int:
     synthetic=cli.synthetic,
     baselines=cli.baselines,
     temperature=cli.temperature,
+    weight_temperature=cli.weight_temperature,
+    burn_in=cli.burn_in,
     seed=cli.seed,
     workdir=cli.workdir,
     posthoc_steps=cli.posthoc_steps,

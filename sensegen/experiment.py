@@ -67,18 +67,25 @@ class RunState:
 
 
 def init_state(
-  cfg: Config, channels: int, num_labels: int = 0, critic_state: bool = False
+  cfg: Config,
+  channels: int,
+  num_labels: int = 0,
+  critic_state: bool = False,
+  planned_steps: int = 1,
 ) -> RunState:
   """The fresh state of a run: train states of the generator, the discriminator and,
-  with `critic_state`, the adversarial critic, and a zero recurrent state."""
+  with `critic_state`, the adversarial critic, and a zero recurrent state.
+  `planned_steps` generator steps are what `--lr_decay` decays the learning rate over (it
+  does not change the state's structure)."""
   g_key, d_key, c_key = jax.random.split(jax.random.key(cfg.seed), 3)
   gen, disc = generator(cfg, channels, num_labels), discriminator(cfg)
   x = jnp.zeros((1, 2, channels), jnp.float32)
   labels = jnp.zeros((1, 2), jnp.int32) if num_labels else None
+  lr = steps.learning_rate_schedule(cfg.learning_rate, cfg.lr_decay, planned_steps)
   if cfg.dp:  # Per-example clipping replaces the global-norm clip.
-    g_tx = privacy.make_dp_optimizer(cfg.learning_rate, cfg.rmsprop_decay)
+    g_tx = privacy.make_dp_optimizer(lr, cfg.rmsprop_decay, cfg.optimizer)
   else:
-    g_tx = steps.make_optimizer(cfg.learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
+    g_tx = steps.make_optimizer(lr, cfg.rmsprop_decay, cfg.clip_norm, cfg.optimizer)
   d_tx = steps.make_optimizer(cfg.d_learning_rate, cfg.rmsprop_decay, cfg.clip_norm)
   state = RunState(
     g=steps.create_train_state(g_key, gen, (gen.zero_state(1), x, labels), g_tx),

@@ -1,16 +1,41 @@
-"""The data of a run, from its config: train and held-out sessions, normalised."""
+"""The data of a run, from its config: train and held-out sessions, normalised.
+
+A run has two views of its sessions: the channels it was asked for (what samples are
+compared with, in evaluation and by the discriminator) and what the generator models.
+They are the same unless the generator models the raw HAR signals (`--model_space`),
+whose samples `signal_chain.SignalChain` turns into the asked-for channels.
+"""
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
 from sensegen import data as data_lib
 from sensegen.config import Config
+from sensegen.data.signal_chain import SignalChain
 from sensegen.data.windows import Normaliser, random_windows, runs
-from sensegen.errors import DataError
+from sensegen.errors import ConfigError, DataError
 
 HAR_DEFAULT_CHANNELS = ("body_acc_x",)
 HELD_OUT_FRACTION = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpace:
+  """The raw signals a generator models, when they differ from the run's channels.
+
+  Attributes:
+    train, test: the same sessions (and stretches) as the run's, raw channels
+      `chain.sources`, normalised `[T_i, S]` float32.
+    normaliser: fitted on `train` only.
+    chain: maps raw signals (physical units) to the run's channels.
+  """
+
+  train: data_lib.SensorDataset
+  test: data_lib.SensorDataset
+  normaliser: Normaliser
+  chain: SignalChain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,16 +45,32 @@ class RunData:
   Attributes:
     train, test: `SensorDataset`s whose series are normalised `[T_i, D]` float32.
     normaliser: fitted on the train split only.
+    num_labels: label ids of a conditioned run (0: unconditioned).
+    model: what the generator models, when not `train`/`test` themselves.
   """
 
   train: data_lib.SensorDataset
   test: data_lib.SensorDataset
   normaliser: Normaliser
   num_labels: int = 0
+  model: Optional[ModelSpace] = None
 
   @property
   def channels(self) -> tuple:
     return self.train.channels
+
+  @property
+  def model_train(self) -> data_lib.SensorDataset:
+    """The generator's training sessions (normalised in its own space)."""
+    return self.model.train if self.model else self.train
+
+  @property
+  def model_test(self) -> data_lib.SensorDataset:
+    return self.model.test if self.model else self.test
+
+  @property
+  def model_normaliser(self) -> Normaliser:
+    return self.model.normaliser if self.model else self.normaliser
 
   @property
   def conditioned(self) -> bool:
@@ -85,16 +126,49 @@ def _normalised(ds, normaliser: Normaliser):
   return dataclasses.replace(ds, series=[normaliser.normalise(s) for s in ds.series])
 
 
+def signal_chain(cfg: Config, channels) -> Optional[SignalChain]:
+  """The chain from raw signals to `channels` when the generator models raw signals
+  (`--model_space`), else None."""
+  chain = SignalChain.for_channels(channels) if cfg.data == "har" else None
+  if cfg.model_space == "raw" and chain is None:
+    raise ConfigError(
+      f"--model_space=raw needs HAR channels of --data=har (got --data={cfg.data}, "
+      f"channels {','.join(channels)})"
+    )
+  if cfg.model_space == "processed" or chain is None:
+    return None
+  if all(kind == "raw" for _, kind in chain.outputs):
+    return None  # The channels are raw already.
+  return chain
+
+
+def _conditioned(cfg: Config, train, test, min_length: int) -> tuple:
+  """(train, test) cut to their labelled stretches, and the number of label ids."""
+  for name, ds in (("train data", train), ("held-out data", test)):
+    if ds.labels is None:
+      raise DataError(f"--condition_on={cfg.condition_on}: {name} ({cfg.data}) has no labels")
+  train, test = (labelled_stretches(ds, min_length) for ds in (train, test))
+  return train, test, _num_labels(train, test)
+
+
+def _model_space(cfg: Config, chain: SignalChain, min_length: int) -> ModelSpace:
+  """The raw HAR sessions behind the run's channels, cut as the run's are."""
+  train, test = (data_lib.load_har(split, channels=chain.sources) for split in ("train", "test"))
+  if cfg.condition_on:
+    train, test, _ = _conditioned(cfg, train, test, min_length)
+  normaliser = Normaliser.fit(train.series)
+  return ModelSpace(
+    _normalised(train, normaliser), _normalised(test, normaliser), normaliser, chain
+  )
+
+
 def load(cfg: Config, min_length: int) -> RunData:
   """Loads, checks and normalises the run's data; every series must have `min_length` steps."""
   train, test = load_raw(cfg)
+  chain = signal_chain(cfg, train.channels)
   num_labels = 0
   if cfg.condition_on:
-    for name, ds in (("train data", train), ("held-out data", test)):
-      if ds.labels is None:
-        raise DataError(f"--condition_on={cfg.condition_on}: {name} ({cfg.data}) has no labels")
-    train, test = (labelled_stretches(ds, min_length) for ds in (train, test))
-    num_labels = _num_labels(train, test)
+    train, test, num_labels = _conditioned(cfg, train, test, min_length)
   for name, ds in (("train data", train), ("held-out data", test)):
     if not ds.series:
       raise DataError(f"{name} ({cfg.data}) has no series")
@@ -105,8 +179,9 @@ def load(cfg: Config, min_length: int) -> RunData:
         f"shorter than the {min_length} steps a window/chunk needs"
       )
   normaliser = Normaliser.fit(train.series)
+  model = _model_space(cfg, chain, min_length) if chain else None
   return RunData(
-    _normalised(train, normaliser), _normalised(test, normaliser), normaliser, num_labels
+    _normalised(train, normaliser), _normalised(test, normaliser), normaliser, num_labels, model
   )
 
 
@@ -120,15 +195,25 @@ def dataset_record(run_data: RunData) -> dict:
     "label_names": list(ds.label_names),
     "num_labels": run_data.num_labels,
     "normaliser": run_data.normaliser.to_dict(),
+    # Absent for runs whose generator models the channels themselves.
+    **(
+      {
+        "model_space": {
+          "channels": list(run_data.model.chain.sources),
+          "normaliser": run_data.model.normaliser.to_dict(),
+        }
+      }
+      if run_data.model
+      else {}
+    ),
   }
 
 
 def eval_windows(run_data: RunData, length: int, count: int, seed: int):
-  """A fixed set of held-out windows `[count, length, D]` for NLL evaluation, and their
-  labels `[count, length]` (None for an unconditioned run)."""
+  """A fixed set of held-out windows `[count, length, S]` in the generator's space, for NLL
+  evaluation, and their labels `[count, length]` (None for an unconditioned run)."""
   rng = np.random.default_rng([seed, 0xE7A1])
+  test = run_data.model_test
   if not run_data.conditioned:
-    return random_windows(run_data.test.series, count, length, rng, name="held-out data"), None
-  return random_windows(
-    run_data.test.series, count, length, rng, labels=run_data.test.labels, name="held-out data"
-  )
+    return random_windows(test.series, count, length, rng, name="held-out data"), None
+  return random_windows(test.series, count, length, rng, labels=test.labels, name="held-out data")

@@ -106,7 +106,15 @@ def _sample(cfg) -> int:
     length, extra = len(labels), {"labels": np.broadcast_to(labels, (cfg.num_samples, len(labels)))}
   if gen.privacy:  # The samples say what privacy their generator spent.
     extra.update(epsilon=np.float64(gen.privacy["epsilon"]), delta=np.float64(gen.privacy["delta"]))
-  x = gen.sample(jax.random.key(cfg.seed), cfg.num_samples, length, cfg.temperature, labels)
+  x = gen.sample(
+    jax.random.key(cfg.seed),
+    cfg.num_samples,
+    length,
+    cfg.temperature,
+    labels,
+    burn_in=cfg.burn_in,
+    weight_temperature=cfg.weight_temperature,
+  )
   export.write_samples(output, x, gen.channels, gen.units, extra)
   logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, length, output)
   return 0

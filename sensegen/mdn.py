@@ -61,16 +61,18 @@ def log_prob(logits, mu, log_sigma, x):
   return jax.nn.logsumexp(log_pi + log_normal, axis=-1)
 
 
-def sample(key, logits, mu, log_sigma, temperature=1.0):
+def sample(key, logits, mu, log_sigma, temperature=1.0, weight_temperature=1.0):
   """Draws x ~ the mixture, `[..., D]`.
 
   Temperature follows Graves (2013): it sharpens the choice of component
   (logits / temperature) and narrows each Gaussian (sigma * temperature), so
   temperature -> 0 approaches the mean of the most likely component.
+  `weight_temperature` sharpens (< 1) or flattens (> 1) the component choice alone,
+  leaving every sigma as it is.
   Temperature must be positive.
   """
   k_key, n_key = jax.random.split(key)
-  component = jax.random.categorical(k_key, logits / temperature, axis=-1)
+  component = jax.random.categorical(k_key, logits / (temperature * weight_temperature), axis=-1)
   pick = lambda a: jnp.take_along_axis(a, component[..., None, None], axis=-2)[..., 0, :]
   eps = jax.random.normal(n_key, mu.shape[:-2] + mu.shape[-1:], mu.dtype)
   return pick(mu) + jnp.exp(pick(log_sigma)) * temperature * eps
@@ -117,10 +119,10 @@ def log_prob_full(logits, mu, log_sigma, offdiag, x):
   return jax.nn.logsumexp(jax.nn.log_softmax(logits, -1) + log_normal, axis=-1)
 
 
-def sample_full(key, logits, mu, log_sigma, offdiag, temperature=1.0):
-  """Draws `[..., D]` from the full-covariance mixture (temperature as in `sample`)."""
+def sample_full(key, logits, mu, log_sigma, offdiag, temperature=1.0, weight_temperature=1.0):
+  """Draws `[..., D]` from the full-covariance mixture (temperatures as in `sample`)."""
   k_key, n_key = jax.random.split(key)
-  component = jax.random.categorical(k_key, logits / temperature, axis=-1)
+  component = jax.random.categorical(k_key, logits / (temperature * weight_temperature), axis=-1)
   chol = cholesky_factor(log_sigma, offdiag)
   pick_mu = jnp.take_along_axis(mu, component[..., None, None], axis=-2)[..., 0, :]
   pick_chol = jnp.take_along_axis(chol, component[..., None, None, None], axis=-3)[..., 0, :, :]
@@ -133,8 +135,8 @@ def mixture_log_prob(mixture: tuple, x):
   return log_prob_full(*mixture, x) if len(mixture) == 4 else log_prob(*mixture, x)
 
 
-def mixture_sample(key, mixture: tuple, temperature=1.0):
+def mixture_sample(key, mixture: tuple, temperature=1.0, weight_temperature=1.0):
   """`sample` or `sample_full`, by the mixture's form (3 or 4 arrays)."""
   if len(mixture) == 4:
-    return sample_full(key, *mixture, temperature=temperature)
-  return sample(key, *mixture, temperature=temperature)
+    return sample_full(key, *mixture, temperature, weight_temperature)
+  return sample(key, *mixture, temperature, weight_temperature)

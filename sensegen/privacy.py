@@ -58,14 +58,15 @@ __all__ = [
 ]
 
 
-def make_dp_optimizer(learning_rate: float, decay: float):
-  """RMSProp as in `steps.make_optimizer`, without its global-norm clip.
+def make_dp_optimizer(learning_rate, decay: float, optimizer: str = "rmsprop"):
+  """`steps.make_optimizer`'s update rule (`learning_rate` may be a schedule), without its
+  global-norm clip.
 
   Per-example clipping already bounds every example's contribution. The noisy mean's
   norm is dominated by noise (about noise_multiplier * clip_norm * sqrt(#params) / B),
   so a second clip would mostly shrink steps at random.
   """
-  return optax.rmsprop(learning_rate, decay=decay)
+  return steps.update_rule(optimizer, learning_rate, decay)
 
 
 def per_example_gradients(model, params, rnn_state, batch):

@@ -1,21 +1,89 @@
 """Autoregressive sampling from a Generator over `lax.scan`: jittable, any length.
 
-All arrays here are in the model's (normalised) space; `sensegen.api` adds units.
+What a sample means. Real windows are cut at uniformly random positions of long
+sessions; a generator started from the zero state draws "the first steps of a
+session" instead. By default the sampler therefore discards `burn_in` generated steps
+before the returned series, so that it starts wherever the model's own dynamics have
+taken it. Priming with real data (`prime`) is an explicit opt-in: the samples then
+continue a real recording, which costs privacy.
+
+When the generator models raw signals (`OutputMap.chain`), each series is drawn with the
+margins the zero-phase filters need on both sides and mapped to the run's channels.
+
+Arrays in and out are normalised (`OutputMap` maps the model's normalised space to the
+run's); `sensegen.api` adds units.
 """
+
+import dataclasses
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
 
 from sensegen import mdn
+from sensegen.config import DEFAULT_BURN_IN
+from sensegen.data.signal_chain import SignalChain
 
 __all__ = [
+  "DEFAULT_BURN_IN",
+  "OutputMap",
   "sample",
   "sample_jit",
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class OutputMap:
+  """The model's normalised space -> the run's normalised channels (hashable: static).
+
+  Attributes:
+    chain: raw signals (physical units) -> the run's channels.
+    model_mean, model_std: the generator's normaliser, per raw channel.
+    mean, std: the run's normaliser, per output channel.
+  """
+
+  chain: SignalChain
+  model_mean: tuple
+  model_std: tuple
+  mean: tuple
+  std: tuple
+
+  @classmethod
+  def from_normalisers(cls, chain: SignalChain, model_normaliser, normaliser) -> "OutputMap":
+    as_tuple = lambda a: tuple(float(v) for v in a)
+    return cls(
+      chain,
+      as_tuple(model_normaliser.mean),
+      as_tuple(model_normaliser.std),
+      as_tuple(normaliser.mean),
+      as_tuple(normaliser.std),
+    )
+
+  def __call__(self, x):
+    """`[N, T, S]` model-space series -> `[N, T, D]` (the ends are filter transients)."""
+    raw = x * jnp.asarray(self.model_std) + jnp.asarray(self.model_mean)
+    return (self.chain(raw) - jnp.asarray(self.mean)) / jnp.asarray(self.std)
+
+
+def _extended_labels(labels, before: int, after: int):
+  """`[N, L]` labels padded with the first label `before` and the last one `after` steps."""
+  first = jnp.repeat(labels[:, :1], before, axis=1)
+  last = jnp.repeat(labels[:, -1:], after, axis=1)
+  return jnp.concatenate([first, labels, last], axis=1)
+
+
 def sample(
-  model, params, key, num_samples: int, length: int, temperature=1.0, prime=None, labels=None
+  model,
+  params,
+  key,
+  num_samples: int,
+  length: int,
+  temperature=1.0,
+  prime=None,
+  labels=None,
+  burn_in: int = DEFAULT_BURN_IN,
+  weight_temperature=1.0,
+  output_map: Optional[OutputMap] = None,
 ):
   """Draws `[num_samples, length, D]` series from the generator.
 
@@ -25,16 +93,26 @@ def sample(
     key: a `jax.random` key; the same key gives the same samples.
     num_samples, length: output size (static under jit).
     temperature: > 0; see `mdn.sample`.
-    prime: optional real prefix `[num_samples, P, D]` the samples continue from.
-    labels: `[num_samples, length]` int per-step labels, for a conditioned model.
+    prime: optional real prefix `[num_samples, P, S]` (model space) the samples continue
+      from; it replaces the burn-in.
+    labels: `[num_samples, length]` int per-step labels, for a conditioned model (the
+      burn-in repeats the first label).
+    burn_in: generated steps discarded before the series (static); 0 starts from the
+      zero state and a zero input.
+    weight_temperature: > 0; divides the mixture logits only (sigma untouched).
+    output_map: maps the model's space to the run's channels (static); None: identity.
 
   Returns:
     `[num_samples, length, D]` float32.
   """
-  state = model.zero_state(num_samples)
-  x = jnp.zeros((num_samples, model.channels), jnp.float32)
+  before = 0 if prime is not None else burn_in
+  after = 0
+  if output_map is not None:
+    before, after = before + output_map.chain.margin_before, output_map.chain.margin_after
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
+  state = model.zero_state(num_samples)
+  x = jnp.zeros((num_samples, model.channels), jnp.float32)
   if prime is not None:
     prime_labels = jnp.broadcast_to(labels[:, :1], prime.shape[:2])[:, :-1]
     state, _ = model.apply(params, state, prime[:, :-1], prime_labels if model.num_labels else None)
@@ -46,13 +124,19 @@ def sample(
     state, mix = model.apply(
       params, state, x, label if model.num_labels else None, method=model.step
     )
-    x = mdn.mixture_sample(step_key, mix, temperature=temperature)
+    x = mdn.mixture_sample(step_key, mix, temperature, weight_temperature)
     return (state, x), x
 
-  keys = jax.random.split(key, length)
-  _, xs = jax.lax.scan(step, (state, x), (keys, jnp.swapaxes(labels, 0, 1)))
-  return jnp.swapaxes(xs, 0, 1)
+  keys = jax.random.split(key, before + length + after)
+  all_labels = _extended_labels(labels, before, after)
+  _, xs = jax.lax.scan(step, (state, x), (keys, jnp.swapaxes(all_labels, 0, 1)))
+  xs = jnp.swapaxes(xs, 0, 1)
+  if output_map is not None:
+    xs = output_map(xs)
+  return xs[:, before : before + length]
 
 
-sample_jit = jax.jit(sample, static_argnames=("model", "num_samples", "length"))
-"""`sample` compiled once per (model, num_samples, length)."""
+sample_jit = jax.jit(
+  sample, static_argnames=("model", "num_samples", "length", "burn_in", "output_map")
+)
+"""`sample` compiled once per (model, num_samples, length, burn_in, output_map)."""

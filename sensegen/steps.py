@@ -16,12 +16,15 @@ __all__ = [
   "TrainState",
   "create_train_state",
   "gaussian_nll",
+  "learning_rate_schedule",
   "make_discriminator_accuracy",
   "make_discriminator_step",
   "make_generator_step",
   "make_nll_eval",
   "make_optimizer",
+  "make_scheduled_sampling_step",
   "sequence_nll",
+  "update_rule",
 ]
 
 
@@ -29,11 +32,29 @@ class TrainState(train_state.TrainState):
   """Flax's TrainState; `apply_fn` is unused (models are passed explicitly)."""
 
 
-def make_optimizer(learning_rate: float, decay: float, clip_norm: float):
-  """Global-norm clipping followed by RMSProp, as in the paper."""
-  return optax.chain(
-    optax.clip_by_global_norm(clip_norm), optax.rmsprop(learning_rate, decay=decay)
+def learning_rate_schedule(learning_rate: float, lr_decay: float = 1.0, decay_steps: int = 1):
+  """`learning_rate`, decayed exponentially to `lr_decay` times it over `decay_steps` (then
+  held); a constant when `lr_decay` is 1."""
+  if lr_decay == 1.0:
+    return learning_rate
+  return optax.exponential_decay(
+    learning_rate, max(decay_steps, 1), lr_decay, end_value=learning_rate * lr_decay
   )
+
+
+def make_optimizer(learning_rate, decay: float, clip_norm: float, optimizer: str = "rmsprop"):
+  """Global-norm clipping followed by RMSProp (the paper's; `decay` is its squared-gradient
+  average) or Adam; `learning_rate` is a number or an optax schedule."""
+  return optax.chain(
+    optax.clip_by_global_norm(clip_norm), update_rule(optimizer, learning_rate, decay)
+  )
+
+
+def update_rule(optimizer: str, learning_rate, rmsprop_decay: float):
+  """The optax transformation named `optimizer` ("adam" or "rmsprop")."""
+  if optimizer == "adam":
+    return optax.adam(learning_rate)
+  return optax.rmsprop(learning_rate, decay=rmsprop_decay)
 
 
 def create_train_state(key, model, example_inputs: tuple, tx) -> TrainState:
@@ -85,6 +106,40 @@ def make_generator_step(model):
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
     metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
     return new_ts, new_rnn_state, metrics
+
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
+def make_scheduled_sampling_step(model, probability: float):
+  """A jitted step (train_state, rnn_state, batch, key) -> (train_state, rnn_state, metrics)
+  with parallel scheduled sampling (Duckworth et al., 2019).
+
+  A first teacher-forced pass (no gradient) gives the model's one-step predictions; each
+  input after the first is replaced, with `probability`, by a draw from the prediction
+  made for it, and the NLL of the true targets is minimised on those mixed inputs. The
+  model thus also learns to continue from its own draws. The carried state is that of
+  the true inputs; batch, reset and non-finite handling as in `make_generator_step`.
+  `metrics["train_nll"]` is the NLL on the mixed inputs.
+  """
+
+  def step(ts: TrainState, rnn_state, batch, key):
+    keep = ~batch["reset"][None, None, :, None]
+    rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    labels = batch.get("labels")
+    true_state, mix = model.apply(ts.params, rnn_state, batch["inputs"], labels)
+    draw_key, mix_key = jax.random.split(key)
+    # The prediction at t is for input t + 1.
+    draws = mdn.mixture_sample(draw_key, jax.tree.map(lambda a: a[:, :-1], mix))
+    use = jax.random.bernoulli(mix_key, probability, draws.shape[:2] + (1,))
+    own = jnp.where(use, jax.lax.stop_gradient(draws), batch["inputs"][:, 1:])
+    inputs = jnp.concatenate([batch["inputs"][:, :1], own], axis=1)
+    loss_fn = lambda p: sequence_nll(model, p, rnn_state, inputs, batch["targets"], labels)
+    (nll, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    ok = jnp.isfinite(nll) & all_finite(grads)
+    new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
+    new_state = jnp.where(ok, jax.lax.stop_gradient(true_state), jnp.zeros_like(true_state))
+    metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
+    return new_ts, new_state, metrics
 
   return jax.jit(step, donate_argnums=(0, 1))
 

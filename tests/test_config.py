@@ -54,3 +54,24 @@ def test_a_saved_config_of_an_older_run_reads_and_resumes_under_the_new_names():
   config.check_resume(new, old, "config.json")
   with pytest.raises(ConfigError, match="--critic_steps=21 contradicts"):
     config.check_resume(dataclasses.replace(new, critic_steps=21), old, "config.json")
+
+
+def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
+  old = dataclasses.asdict(Config(workdir="w"))
+  for name in config.LEGACY_VALUES:
+    del old[name]
+  saved = config.read_saved(old)
+  assert saved["optimizer"] == "rmsprop" and saved["model_space"] == "processed"
+  assert saved["lr_decay"] == 1.0 and saved["reset_prob"] == 0.0
+  # Today's defaults differ, so resuming such a run with them names the difference.
+  with pytest.raises(ConfigError, match="--model_space=auto contradicts"):
+    config.check_resume(Config(workdir="w"), old, "config.json")
+
+
+@pytest.mark.parametrize(
+  "flag, value",
+  [("optimizer", "sgd"), ("model_space", "latent"), ("lr_decay", 0.0), ("reset_prob", 1.0)],
+)
+def test_new_training_flags_are_validated(flag, value):
+  with pytest.raises(ConfigError, match=f"--{flag}="):
+    config.validate(Config(workdir="w", **{flag: value}))

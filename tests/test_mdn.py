@@ -143,3 +143,18 @@ def test_full_covariance_sample_covariance():
   np.testing.assert_allclose(x.mean(0), [1.0, -1.0], atol=0.02)
   np.testing.assert_allclose(np.cov(x.T), chol @ chol.T, atol=0.02)
   assert mdn.num_outputs_full(24, 3) == 24 * (1 + 6 + 3)
+
+
+def test_weight_temperature_sharpens_the_choice_and_leaves_sigma_alone():
+  keys = jax.random.split(jax.random.key(5), 20000)
+  one = (jnp.zeros(1), jnp.zeros((1, 1)), jnp.log(jnp.full((1, 1), 2.0)))
+  draw = lambda mix, **kw: np.asarray(jax.vmap(lambda k: mdn.sample(k, *mix, **kw))(keys))
+  # One component: the spread is its sigma at any weight temperature, unlike temperature.
+  np.testing.assert_array_equal(draw(one, weight_temperature=0.1), draw(one))
+  assert draw(one, temperature=0.5).std() == pytest.approx(1.0, rel=0.03)
+  # Two components: pi = (0.25, 0.75) becomes (0.1, 0.9) at weight temperature 0.5.
+  two = (jnp.log(jnp.array([0.25, 0.75])), jnp.array([[-10.0], [10.0]]), jnp.zeros((2, 1)))
+  assert (draw(two) > 0).mean() == pytest.approx(0.75, abs=0.015)
+  x = draw(two, weight_temperature=0.5)
+  assert (x > 0).mean() == pytest.approx(0.9, abs=0.01)
+  assert x[x > 0].std() == pytest.approx(1.0, rel=0.03)

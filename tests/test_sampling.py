@@ -4,6 +4,8 @@ import numpy as np
 
 from sensegen import models
 from sensegen import sampling
+from sensegen.data import signal_chain
+from sensegen.data.windows import Normaliser
 
 
 def _gen():
@@ -26,7 +28,7 @@ def test_shapes_and_determinism_per_key():
 def test_sampler_follows_model_step_by_step():
   """At temperature ~0 each sample is the best component's mean given the past samples."""
   gen, variables = _gen()
-  xs = sampling.sample_jit(gen, variables, jax.random.key(3), 2, 6, temperature=1e-4)
+  xs = sampling.sample_jit(gen, variables, jax.random.key(3), 2, 6, temperature=1e-4, burn_in=0)
   state, x = gen.zero_state(2), jnp.zeros((2, 2))
   for t in range(6):
     state, (logits, mu, _) = gen.apply(variables, state, x, method=gen.step)
@@ -44,3 +46,47 @@ def test_priming_changes_the_continuation():
   b = sampling.sample_jit(gen, variables, key, 3, 8, prime=prime_b)
   assert a.shape == (3, 8, 2)
   assert not np.allclose(a, b)
+
+
+def test_burn_in_returns_the_last_steps_of_a_longer_draw():
+  """A window after a burn-in is the tail of the series drawn from the zero state with the
+  same key: the first steps are discarded, not drawn differently."""
+  gen, variables = _gen()
+  key = jax.random.key(5)
+  full = sampling.sample_jit(gen, variables, key, 3, 30 + 12, burn_in=0)
+  tail = sampling.sample_jit(gen, variables, key, 3, 12, burn_in=30)
+  np.testing.assert_allclose(tail, full[:, 30:], rtol=1e-5, atol=1e-6)
+  assert sampling.sample_jit(gen, variables, key, 3, 12).shape == (3, 12, 2)
+  np.testing.assert_allclose(
+    sampling.sample_jit(gen, variables, key, 3, 12),
+    sampling.sample_jit(gen, variables, key, 3, 12, burn_in=sampling.DEFAULT_BURN_IN),
+  )
+
+
+def test_weight_temperature_sharpens_the_choice_only():
+  gen, variables = _gen()
+  key = jax.random.key(6)
+  sharp = sampling.sample_jit(gen, variables, key, 64, 5, burn_in=0, weight_temperature=1e-3)
+  # Equal to drawing with the logits divided by the same factor by hand, sigma unchanged.
+  state, x, xs = gen.zero_state(64), jnp.zeros((64, 2)), []
+  for k in jax.random.split(key, 5):
+    state, (logits, mu, log_sigma) = gen.apply(variables, state, x, method=gen.step)
+    x = sampling.mdn.sample(k, logits / 1e-3, mu, log_sigma)
+    xs.append(x)
+  np.testing.assert_allclose(sharp, jnp.stack(xs, 1), rtol=1e-5, atol=1e-6)
+
+
+def test_output_map_applies_the_chain_to_a_draw_with_filter_margins():
+  gen = models.Generator(channels=1, lstm_layers=1, lstm_units=8, dense_units=6, mixtures=3)
+  variables = gen.init(jax.random.key(0), gen.zero_state(1), jnp.zeros((1, 2, 1)))
+  chain = signal_chain.SignalChain.for_channels(["body_acc_x", "gravity_acc_x"])
+  model_norm = Normaliser(np.array([0.9], np.float32), np.array([0.3], np.float32))
+  out_norm = Normaliser(np.array([0.0, 0.9], np.float32), np.array([0.2, 0.1], np.float32))
+  out_map = sampling.OutputMap.from_normalisers(chain, model_norm, out_norm)
+  key = jax.random.key(7)
+  got = sampling.sample_jit(gen, variables, key, 2, 20, burn_in=10, output_map=out_map)
+  before, after = 10 + chain.margin_before, chain.margin_after
+  raw = sampling.sample_jit(gen, variables, key, 2, before + 20 + after, burn_in=0)
+  want = out_norm.normalise(np.asarray(chain(model_norm.denormalise(raw))))[:, before:-after]
+  assert got.shape == (2, 20, 2)
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -2,6 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sensegen import mdn
 from sensegen import models
 from sensegen import steps
 from sensegen.data import windows
@@ -110,3 +111,60 @@ def test_discriminator_separates_sine_from_noise():
   # Over seeds 0-2: 1.0 on the training windows, 0.95-1.0 on fresh ones.
   assert float(acc(ts.params, x, y)) > 0.95
   assert float(acc(ts.params, *make(1))) > 0.85  # fresh windows
+
+
+def _batch(seed, b=4, t=12):
+  x = np.sin(np.arange(t + 1)[None, :, None] / 3 + np.arange(b)[:, None, None]).astype(np.float32)
+  x = x + 0.05 * np.random.default_rng(seed).normal(size=x.shape).astype(np.float32)
+  return {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.ones(b, bool)}
+
+
+def test_scheduled_sampling_at_probability_zero_is_the_plain_step():
+  gen, batch = _tiny_gen(), _batch(0)
+  plain, rnn_a, m_a = steps.make_generator_step(gen)(_state(gen, 4), gen.zero_state(4), batch)
+  ss, rnn_b, m_b = steps.make_scheduled_sampling_step(gen, 0.0)(
+    _state(gen, 4), gen.zero_state(4), batch, jax.random.key(0)
+  )
+  np.testing.assert_allclose(float(m_b["train_nll"]), float(m_a["train_nll"]), rtol=1e-6)
+  np.testing.assert_allclose(rnn_b, rnn_a, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(ss.params)):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_scheduled_sampling_trains_on_the_model_s_own_draws():
+  """With probability 1 every input but the first is the model's one-step draw for it: the
+  loss is the NLL of the true targets given those inputs, while the carried state is
+  still that of the true inputs."""
+  gen, batch, key = _tiny_gen(), _batch(1), jax.random.key(1)
+  ts = _state(gen, 4)
+  zero = gen.zero_state(4)
+  true_state, mix = gen.apply(ts.params, zero, batch["inputs"])
+  draws = mdn.mixture_sample(jax.random.split(key)[0], jax.tree.map(lambda a: a[:, :-1], mix))
+  own_inputs = jnp.concatenate([batch["inputs"][:, :1], draws], axis=1)
+  want, _ = steps.sequence_nll(gen, ts.params, zero, own_inputs, batch["targets"])
+  _, rnn, m = steps.make_scheduled_sampling_step(gen, 1.0)(ts, zero, batch, key)
+  assert bool(m["finite"])
+  np.testing.assert_allclose(float(m["train_nll"]), float(want), rtol=1e-5)
+  np.testing.assert_allclose(rnn, true_state, rtol=1e-5, atol=1e-6)
+
+
+def test_learning_rate_decays_exponentially_to_its_final_fraction():
+  schedule = steps.learning_rate_schedule(1e-2, 0.1, 1000)
+  np.testing.assert_allclose(
+    [schedule(0), schedule(500), schedule(1000), schedule(5000)],
+    [1e-2, 1e-2 * 0.1**0.5, 1e-3, 1e-3],
+    rtol=1e-5,
+  )
+  assert steps.learning_rate_schedule(1e-2, 1.0, 1000) == 1e-2
+
+
+def test_adam_and_rmsprop_updates_differ_from_each_other():
+  grads = {"w": jnp.array([1.0, -2.0])}
+  params = {"w": jnp.zeros(2)}
+  updates = []
+  for name in ("adam", "rmsprop"):
+    tx = steps.make_optimizer(1e-2, 0.9, 10.0, name)
+    u, _ = tx.update(grads, tx.init(params), params)
+    updates.append(np.asarray(u["w"]))
+  np.testing.assert_allclose(updates[0], [-1e-2, 1e-2], rtol=1e-4)  # Adam's first step: -lr sign(g)
+  assert not np.allclose(updates[0], updates[1])

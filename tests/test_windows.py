@@ -95,3 +95,23 @@ def test_stream_labels_follow_inputs():
   streams = windows.init_streams(series, 2, 20, 0)
   batch, _ = windows.next_chunk(series, streams, 20, 0, 0, labels=labels)
   np.testing.assert_array_equal(batch["labels"], batch["inputs"][..., 0])
+
+
+def test_random_resets_flag_streams_where_they_stand():
+  series = [np.arange(100000, dtype=np.float32)[:, None]]
+  streams = windows.init_streams(series, 64, 10, seed=1)
+  flagged = []
+  for step in range(50):
+    batch, new = windows.next_chunk(series, streams, 10, step, seed=1, reset_prob=0.2)
+    # Streams not at the session's end stay put: a random reset zeroes the state where
+    # the stream stands.
+    inside = streams.offset + 11 <= len(series[0])
+    np.testing.assert_array_equal(batch["inputs"][inside, 0, 0], streams.offset[inside])
+    flagged.append(batch["reset"][inside])
+    streams = new
+  assert np.mean(np.concatenate(flagged)) == pytest.approx(0.2, abs=0.03)
+  again, _ = windows.next_chunk(series, streams, 10, 7, seed=1, reset_prob=0.2)
+  same, _ = windows.next_chunk(series, streams, 10, 7, seed=1, reset_prob=0.2)
+  np.testing.assert_array_equal(again["reset"], same["reset"])
+  none, _ = windows.next_chunk(series, streams, 10, 7, seed=1)
+  assert not none["reset"].any()

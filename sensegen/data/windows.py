@@ -152,11 +152,25 @@ def init_streams(series, batch: int, bptt_steps: int, seed: int) -> Streams:
   return Streams(session, (rng.random(batch) * room).astype(np.int64))
 
 
-def next_chunk(series, streams: Streams, bptt_steps: int, step: int, seed: int, labels=None):
+# Folded into the seed of the random resets, apart from the per-stream session draws.
+_RANDOM_RESET = 0x2E5E7
+
+
+def next_chunk(
+  series,
+  streams: Streams,
+  bptt_steps: int,
+  step: int,
+  seed: int,
+  labels=None,
+  reset_prob: float = 0.0,
+):
   """The next `bptt_steps` inputs and targets of every stream.
 
   A stream without `bptt_steps + 1` steps left in its session moves to the start of
   a new session (chosen from (seed, step, stream)) and is flagged for a state reset.
+  Any other stream is also flagged, where it stands, with probability `reset_prob`
+  (drawn from (seed, step)), so that the zero state is seen at random positions.
 
   Returns:
     (batch, new streams) where batch has `inputs` `[B, k, D]`, `targets` `[B, k, D]`,
@@ -168,6 +182,10 @@ def next_chunk(series, streams: Streams, bptt_steps: int, step: int, seed: int, 
     rng = np.random.default_rng([seed, step, int(b)])
     session[b] = _pick_sessions(series, 1, bptt_steps + 1, rng)[0]
     offset[b] = 0
+  if reset_prob:
+    reset = reset | (
+      np.random.default_rng([seed, step, _RANDOM_RESET]).random(len(reset)) < reset_prob
+    )
   chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in zip(session, offset)])
   batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset}
   if labels is not None:

@@ -66,11 +66,17 @@ class AdversarialSchedule(Schedule):
     round_key = jax.random.fold_in(jax.random.fold_in(self.key, CRITIC), r)
     totals = {}
     for i in range(cfg.critic_steps):
+      # The critic judges windows in the generator's own space, like the relaxed
+      # rollouts whose gradients it sends back.
       real = windows.random_windows(
-        self.run_data.train.series, cfg.d_minibatch, cfg.adv_window, rng
+        self.run_data.model_train.series, cfg.d_minibatch, cfg.adv_window, rng
       )
       fake = self.sample_windows(
-        state.g.params, jax.random.fold_in(round_key, i), cfg.d_minibatch, cfg.adv_window
+        state.g.params,
+        jax.random.fold_in(round_key, i),
+        cfg.d_minibatch,
+        cfg.adv_window,
+        model_space=True,
       )
       state.c, m = self.c_step(state.c, real, fake)
       totals = {k: totals.get(k, 0.0) + v for k, v in m.items()}

@@ -129,7 +129,7 @@ class Trainer:
   def generator_steps(self, state, position, until: int, update=None) -> bool:
     """Generator steps (`update`, default `g_update`) up to step `until`, with logging,
     evaluation and checkpoints. Returns False if a stop was requested (then saved)."""
-    cfg, train = self.cfg, self.run_data.train
+    cfg, train = self.cfg, self.run_data.model_train
     labels = train.labels if self.run_data.conditioned else None
     update = update or self.g_update
     if until > self.max_steps:
@@ -142,7 +142,13 @@ class Trainer:
       if self.stop_requested(state, position):
         return False
       batch, position.streams = windows.next_chunk(
-        train.series, position.streams, cfg.bptt_steps, position.step, cfg.seed, labels
+        train.series,
+        position.streams,
+        cfg.bptt_steps,
+        position.step,
+        cfg.seed,
+        labels,
+        reset_prob=cfg.reset_prob,
       )
       period.add(update(state, batch, position.step))
       position.step += 1

@@ -14,7 +14,7 @@ from sensegen import sampling
 from sensegen.config import Config
 
 # Purposes folded into the run's key (or seed) so that each random draw is independent.
-D_TRAIN, D_HELDOUT, PLOT, DP_NOISE, ADVERSARIAL, CRITIC = 1, 2, 3, 4, 5, 6
+D_TRAIN, D_HELDOUT, PLOT, DP_NOISE, ADVERSARIAL, CRITIC, SCHEDULED_SAMPLING = 1, 2, 3, 4, 5, 6, 7
 
 
 class Schedule:
@@ -33,6 +33,7 @@ class Schedule:
     self.run_data = run_data
     self.gen = gen
     self.key = jax.random.key(cfg.seed)
+    self.output_map = output_map(run_data)
 
   @classmethod
   def check(cls, cfg: Config) -> None:
@@ -53,9 +54,33 @@ class Schedule:
     del rows, workdir
     return ()
 
-  def sample_windows(self, params, key, count: int, length: int, labels=None) -> np.ndarray:
-    """`count` generated windows `[count, length, D]`; `labels` `[count, length]` for a
+  def sample_windows(
+    self, params, key, count: int, length: int, labels=None, model_space: bool = False
+  ) -> np.ndarray:
+    """`count` generated windows `[count, length, D]` of the run's channels (or, with
+    `model_space`, of what the generator models), drawn as `--temperature`,
+    `--weight_temperature` and `--burn_in` say; `labels` `[count, length]` for a
     conditioned generator."""
+    cfg = self.cfg
     return np.asarray(
-      sampling.sample_jit(self.gen, params, key, count, length, self.cfg.temperature, labels=labels)
+      sampling.sample_jit(
+        self.gen,
+        params,
+        key,
+        count,
+        length,
+        cfg.temperature,
+        labels=labels,
+        burn_in=cfg.burn_in,
+        weight_temperature=cfg.weight_temperature,
+        output_map=None if model_space else self.output_map,
+      )
     )
+
+
+def output_map(run_data: input_pipeline.RunData):
+  """The map from the generator's space to the run's channels (None when they agree)."""
+  if not run_data.model:
+    return None
+  model = run_data.model
+  return sampling.OutputMap.from_normalisers(model.chain, model.normaliser, run_data.normaliser)

@@ -23,6 +23,7 @@ from sensegen.train import loop
 from sensegen.train import outputs
 from sensegen.train.position import Position
 from sensegen.train.schedule import DP_NOISE
+from sensegen.train.schedule import SCHEDULED_SAMPLING
 
 
 def prepare(cfg: Config) -> loop.Trainer:
@@ -50,7 +51,12 @@ def prepare(cfg: Config) -> loop.Trainer:
   fileio.write_json(
     os.path.join(cfg.workdir, "dataset.json"), input_pipeline.dataset_record(run_data)
   )
-  gen = experiment.generator(cfg, len(run_data.channels), run_data.num_labels)
+  if run_data.model:
+    logging.info(
+      "the generator models the raw signals %s; samples pass through UCI HAR's filters",
+      ",".join(run_data.model.chain.sources),
+    )
+  gen = experiment.generator(cfg, len(run_data.model_train.channels), run_data.num_labels)
   schedule = schedule_class(cfg, run_data, gen)
   ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
   state, position = restore_or_init(cfg, run_data, schedule, ckpt)
@@ -74,7 +80,11 @@ def prepare(cfg: Config) -> loop.Trainer:
 def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer) -> tuple:
   """(state, position) from the latest good checkpoint, or fresh ones."""
   fresh = experiment.init_state(
-    cfg, len(run_data.channels), run_data.num_labels, critic_state=schedule.trains_critic
+    cfg,
+    len(run_data.model_train.channels),
+    run_data.num_labels,
+    critic_state=schedule.trains_critic,
+    planned_steps=schedule.total_steps(),
   )
   logging.info(
     "generator: %s parameters", f"{sum(leaf.size for leaf in jax.tree.leaves(fresh.g.params)):,}"
@@ -85,7 +95,9 @@ def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer) -> tupl
     position = Position.from_json(meta)
     logging.info("resumed from checkpoint at step %d (round %d)", position.step, position.round)
     return experiment.RunState.from_tree(tree), position
-  streams = windows.init_streams(run_data.train.series, cfg.batch_size, cfg.bptt_steps, cfg.seed)
+  streams = windows.init_streams(
+    run_data.model_train.series, cfg.batch_size, cfg.bptt_steps, cfg.seed
+  )
   return fresh, Position(streams=streams)
 
 
@@ -94,7 +106,7 @@ def privacy_budget(
 ) -> privacy.PrivacyBudget:
   """The budget of a --dp run. With a target epsilon the noise is the one that spends it
   over the planned generator steps, fixed by the run's first start (and then saved)."""
-  q = privacy.sampling_probability(cfg.batch_size, run_data.train.num_samples, cfg.bptt_steps)
+  q = privacy.sampling_probability(cfg.batch_size, run_data.model_train.num_samples, cfg.bptt_steps)
   noise = position.privacy.get("noise_multiplier")
   if noise is None:
     noise = cfg.dp_noise_multiplier
@@ -130,6 +142,16 @@ def generator_update(cfg: Config, gen, budget):
       return m
 
     return dp_update
+  if cfg.scheduled_sampling:
+    ss_step = steps.make_scheduled_sampling_step(gen, cfg.scheduled_sampling)
+    ss_key = jax.random.fold_in(jax.random.key(cfg.seed), SCHEDULED_SAMPLING)
+
+    def ss_update(state, batch, step):
+      key = jax.random.fold_in(ss_key, step)
+      state.g, state.rnn, m = ss_step(state.g, state.rnn, batch, key)
+      return m
+
+    return ss_update
   if jax.device_count() > 1:  # Data-parallel over every device, parameters replicated.
     g_step = parallel.make_parallel_generator_step(gen, parallel.make_mesh())
   else:
@@ -150,6 +172,6 @@ def held_out(cfg: Config, run_data, gen) -> loop.HeldOut:
   return loop.HeldOut(
     eval_set,
     eval_labels,
-    steps.gaussian_nll(run_data.train.series, eval_set),
+    steps.gaussian_nll(run_data.model_train.series, eval_set),
     steps.make_nll_eval(gen),
   )
