@@ -171,7 +171,7 @@ def test_evaluate_writes_report_with_baselines(trained):
       f"--workdir={trained}",
       "--mode=evaluate",
       "--baselines",
-      "--num_samples=12",
+      "--num_samples=64",
       "--posthoc_steps=5",
     )
     == 0
@@ -189,13 +189,21 @@ def test_evaluate_writes_report_with_baselines(trained):
     "counts",
   ):
     assert key in report, key
-  assert report["window"] == 50 and report["counts"]["synthetic"] == 12
+  assert report["window"] == 50 and report["counts"]["synthetic"] == 64
+  assert set(report["regime"]) >= {"quiet_share_real", "quiet_share_synthetic", "window_std_ks"}
+  assert report["discriminative_score"]["judge"] in ("lstm", "features")
   assert set(report["baselines"]) == {"real_holdout", "train_replay", "gaussian", "ar"}
   # The memoriser is flagged by the privacy metrics.
   assert report["baselines"]["train_replay"]["dcr"]["ratio"] < 0.05
   assert "| metric | model | real_holdout" in (trained / "eval" / "report.md").read_text()
-  for png in ("pca.png", "tsne.png", "traces.png"):
+  for png in ("pca.png", "tsne.png", "traces.png", "window_std.png"):
     assert (trained / "eval" / png).is_file()
+
+
+def test_evaluate_refuses_fewer_than_64_windows(trained, capsys):
+  assert launch_in_process(f"--workdir={trained}", "--mode=evaluate", "--num_samples=3") == 2
+  err = [l for l in capsys.readouterr().err.splitlines() if l.startswith("error:")]
+  assert err == ["error: --num_samples=3: a discriminative score needs at least 64 windows per set"]
 
 
 def test_evaluate_rejects_synthetic_file_with_other_channels(trained, tmp_path, capsys):
@@ -234,7 +242,10 @@ def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path, capsys):
   capsys.readouterr()
   assert launch_in_process(*flags, "--mode=sample", "--label=RUNNING", f"--output={out}") == 2
   assert "unknown label 'RUNNING'" in capsys.readouterr().err
-  assert launch_in_process(*flags, "--mode=evaluate", "--num_samples=24", "--posthoc_steps=3") == 0
+  evaluate = ("--mode=evaluate", "--posthoc_steps=3", "--burn_in=0")
+  assert launch_in_process(*flags, *evaluate, "--num_samples=767") == 2
+  assert "63 windows per activity for 12 activities" in capsys.readouterr().err
+  assert launch_in_process(*flags, *evaluate, "--num_samples=768") == 0
   report = json.loads((tmp_path / "eval" / "report.json").read_text())
   assert report["correlation_difference"] is not None  # 3 channels
   activity = report["activity"]
