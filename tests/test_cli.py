@@ -171,6 +171,8 @@ def design_card_run(tmp_path_factory):
   return workdir, result.stderr
 
 
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
 def test_design_card_command_runs_from_another_directory(design_card_run):
   workdir, _ = design_card_run
   config = (workdir / "config.json").read_text()
@@ -178,6 +180,8 @@ def test_design_card_command_runs_from_another_directory(design_card_run):
   assert (workdir / "metrics.jsonl").is_file()
 
 
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
 def test_default_terminal_shows_own_lines_and_no_library_info(design_card_run):
   workdir, stderr = design_card_run
   lines = stderr.splitlines()
@@ -194,6 +198,8 @@ def test_default_terminal_shows_own_lines_and_no_library_info(design_card_run):
     assert not any(theirs in l for l in lines), (theirs, stderr[-3000:])
 
 
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
 def test_verbosity_1_brings_back_library_info_lines(design_card_run, tmp_path):
   workdir, _ = design_card_run
   sample = ["--mode=sample", "--num_samples=1", "--sample_length=5", "--burn_in=0"]

@@ -13,6 +13,9 @@ from sensegen.data import har
 from sensegen.data import preprocess
 from sensegen.errors import DataError
 
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = [pytest.mark.xdist_group("har"), pytest.mark.heavy]
+
 SHARED_HAR = pathlib.Path(__file__).resolve().parents[2] / "shared/data/har"
 TOTAL_SAMPLES = 1_122_772
 
