@@ -192,6 +192,11 @@ def test_window_features_line_up_and_see_the_spectrum():
   assert f_white.shape == f_smooth.shape and f_white.shape[0] == 80
   assert np.all(np.isfinite(f_white))
   assert features.feature_scores(white, smooth, seeds=(0,)) == [0.5]
+  names = features.feature_names(64, ("x", "y"))
+  assert len(names) == f_white.shape[1] and len(set(names)) == len(names)
+  # Columns are statistic-major: the first two are the log std of x and of y.
+  np.testing.assert_allclose(f_white[:, :2], np.log(white.astype(np.float64).std(axis=1) + 1e-8))
+  assert names[:2] == ["log_std[x]", "log_std[y]"] and names[-1] == "correlation[x,y]"
   constant = features.window_features(np.zeros((3, 64, 2)))
   assert np.all(np.isfinite(constant)) and constant.shape[1] == f_white.shape[1]
 

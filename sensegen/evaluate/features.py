@@ -60,16 +60,20 @@ def _amplitude_features(x: np.ndarray) -> list:
   ]
 
 
-def _band_powers(x: np.ndarray) -> list:
-  """log10 Welch power in each `BAND_EDGES` band that has a bin: list of `[N, D]`."""
-  freqs, psd = scipy.signal.welch(x, fs=1.0, nperseg=min(x.shape[1], WELCH_NPERSEG), axis=1)
+def _band_of_bins(length: int) -> tuple:
+  """Welch frequencies (cycles per step) of windows of `length` steps, the band of each
+  bin, and the bands that have a bin."""
+  freqs = np.fft.rfftfreq(min(length, WELCH_NPERSEG))
   band = np.digitize(freqs / 0.5, BAND_EDGES)  # bins in [edge_i, edge_i+1) are band i + 1
   band[freqs >= 0.5] = len(BAND_EDGES) - 1  # the Nyquist bin joins the last band
-  return [
-    np.log10(psd[:, band == b].mean(axis=1) + _EPS)
-    for b in range(1, len(BAND_EDGES))
-    if np.any(band == b)
-  ]
+  return band, [b for b in range(1, len(BAND_EDGES)) if np.any(band == b)]
+
+
+def _band_powers(x: np.ndarray) -> list:
+  """log10 Welch power in each `BAND_EDGES` band that has a bin: list of `[N, D]`."""
+  _, psd = scipy.signal.welch(x, fs=1.0, nperseg=min(x.shape[1], WELCH_NPERSEG), axis=1)
+  band, present = _band_of_bins(x.shape[1])
+  return [np.log10(psd[:, band == b].mean(axis=1) + _EPS) for b in present]
 
 
 def _temporal_features(x: np.ndarray) -> list:
@@ -125,6 +129,33 @@ def window_features(x: np.ndarray) -> np.ndarray:
   if x.shape[-1] > 1:
     out.append(_cross_correlations(x))
   return np.nan_to_num(np.concatenate(out, axis=1), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def feature_names(length: int, channels) -> list:
+  """Names of the columns of `window_features` for windows of `length` steps and these
+  channel names, e.g. "log_std[body_acc_x]", "band_5-8Hz@50Hz[body_acc_x]" (band edges are
+  fractions of the Nyquist frequency, named at 50 Hz)."""
+  _, present = _band_of_bins(length)
+  edges = BAND_EDGES
+  stats_ = [
+    "log_std",
+    "mean",
+    "log_max_abs",
+    "log_diff_std",
+    "log_diff2_std",
+    "log_max_abs_diff",
+    "skewness",
+    "log_kurtosis",
+    *(f"quantile_{q}" for q in QUANTILES),
+    *(f"acf_lag{k}" for k in ACF_LAGS if k < length),
+    "zero_crossings",
+    *(f"band_{edges[b - 1] * 25:g}-{edges[b] * 25:g}Hz@50Hz" for b in present),
+    "log_segment_std_min",
+    "log_segment_std_max",
+  ]
+  names = [f"{stat}[{c}]" for stat in stats_ for c in channels]
+  pairs = [(a, b) for i, a in enumerate(channels) for b in channels[i + 1 :]]
+  return names + [f"correlation[{a},{b}]" for a, b in pairs]
 
 
 def judge_accuracy(real_features: np.ndarray, synth_features: np.ndarray, seed: int) -> float:
