@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sensegen import calibration
 from sensegen import config as config_lib
 from sensegen import config_compat
 from sensegen import experiment
@@ -44,6 +45,8 @@ class TrainedGenerator:
       None when the generator models the channels themselves.
     num_labels: label ids the model is conditioned on (0: unconditioned).
     privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
+    weight_temperature: what samples are drawn with by default: the value fitted to the
+      training data at the end of training (`calibration`), 1 for runs without one.
   """
 
   model: object
@@ -57,12 +60,14 @@ class TrainedGenerator:
   num_labels: int = 0
   privacy: dict = dataclasses.field(default_factory=dict)
   output_map: Optional[sampling.OutputMap] = None
+  weight_temperature: float = 1.0
 
   @functools.cached_property
   def sample_fn(self):
     """The pure, jitted sampler in physical units:
     `sample_fn(params, key, num_samples, length, temperature=1.0, labels=None,
-    burn_in=config.burn_in, weight_temperature=1.0)` -> `[num_samples, length, D]`.
+    burn_in=config.burn_in, weight_temperature=self.weight_temperature)`
+    -> `[num_samples, length, D]`.
     `num_samples`, `length` and `burn_in` are static; it can be called inside the user's
     own `jax.jit` / `jax.vmap` (over keys). See `sampling.sample`."""
     mean, std = jnp.asarray(self.normaliser.mean), jnp.asarray(self.normaliser.std)
@@ -76,7 +81,7 @@ class TrainedGenerator:
       temperature=1.0,
       labels=None,
       burn_in=self.config.burn_in,
-      weight_temperature=1.0,
+      weight_temperature=self.weight_temperature,
     ):
       x = sampling.sample(
         model,
@@ -102,13 +107,14 @@ class TrainedGenerator:
     temperature: float = 1.0,
     labels=None,
     burn_in: Optional[int] = None,
-    weight_temperature: float = 1.0,
+    weight_temperature: Optional[float] = None,
   ) -> jax.Array:
     """`[num_samples, length, D]` series in physical units; the same key gives the same series.
 
     Each series is a window at a random position of a session (`burn_in` generated steps
     are discarded first; default the run's `--burn_in`). `labels` (conditioned models):
     per-step label ids `[length]` or `[num_samples, length]`, e.g. from `label_ids`.
+    `weight_temperature`: None or 0 draws with the run's fitted `weight_temperature`.
     """
     if self.num_labels and labels is None:
       raise ConfigError("this generator is conditioned on labels: pass labels=")
@@ -117,6 +123,7 @@ class TrainedGenerator:
         raise ConfigError("this generator is not conditioned on labels")
       labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (num_samples, length))
     burn_in = self.config.burn_in if burn_in is None else burn_in
+    weight_temperature = weight_temperature or self.weight_temperature
     return self.sample_fn(
       self.params, key, num_samples, length, temperature, labels, burn_in, weight_temperature
     )
@@ -204,6 +211,7 @@ def load(workdir: str) -> TrainedGenerator:
     num_labels=num_labels,
     privacy=meta.get("privacy") or {},
     output_map=output_map,
+    weight_temperature=calibration.read(workdir),
   )
 
 

@@ -29,7 +29,7 @@ def _f(default, help_text: str, **extra):
   return dataclasses.field(default=default, metadata={"help": help_text, **extra})
 
 
-MODES = ("train", "sample", "evaluate")
+MODES = ("train", "sample", "evaluate", "calibrate")
 OPTIMIZERS = ("adam", "rmsprop")
 MODEL_SPACES = ("auto", "raw", "processed")
 # Generated steps discarded before a returned window: with them a sample is a window at a
@@ -48,7 +48,9 @@ class Config:
 
   # What to do, where.
   workdir: str = _f("", "Run directory (checkpoints, metrics, plots, reports). Rerunning resumes.")
-  mode: str = _f("train", "train | sample | evaluate.")
+  mode: str = _f(
+    "train", "train | sample | evaluate | calibrate (fit a trained run's weight temperature)."
+  )
   # Data.
   data: str = _f("har", "'har' (embedded UCI HAR/HAPT) or a path to a .npz/.csv file.", run=True)
   eval_data: str = _f(
@@ -203,7 +205,15 @@ class Config:
     "and multiplies sigma (Graves 2013).",
   )
   weight_temperature: float = _f(
-    1.0, "Temperature of the mixture weights alone (< 1 sharpens them; sigma untouched)."
+    0.0,
+    "Temperature of the mixture weights alone (< 1 sharpens them; sigma untouched); "
+    "0: the value fitted when the run was trained (1 for runs without one).",
+  )
+  calibration_windows: int = _f(
+    256,
+    "Generated and training windows of the weight-temperature fit at each discriminator "
+    "phase and at the end of training, when --weight_temperature=0 (0: no fit; not with --dp).",
+    run=True,
   )
   burn_in: int = _f(
     DEFAULT_BURN_IN,
@@ -278,9 +288,10 @@ _POSITIVE = (
   "d_learning_rate",
   "clip_norm",
   "temperature",
-  "weight_temperature",
 )
 _NON_NEGATIVE = (
+  "weight_temperature",
+  "calibration_windows",
   "burn_in",
   "train_steps",
   "d_epochs",

@@ -63,6 +63,7 @@ LEGACY_VALUES = {
   "model_space": "processed",
   "reset_prob": 0.0,
   "scheduled_sampling": 0.0,
+  "calibration_windows": 0,
 }
 
 

@@ -42,9 +42,12 @@ def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
   return gen.normaliser.normalise(x)
 
 
-def _sampling(cfg: Config) -> dict:
-  """How the evaluated windows are drawn, besides the temperature."""
-  return {"burn_in": cfg.burn_in, "weight_temperature": cfg.weight_temperature}
+def _sampling(cfg: Config, gen: api.TrainedGenerator) -> dict:
+  """How the evaluated windows are drawn, besides the temperature (also in the report)."""
+  return {
+    "burn_in": cfg.burn_in,
+    "weight_temperature": cfg.weight_temperature or gen.weight_temperature,
+  }
 
 
 def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunData):
@@ -69,7 +72,7 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
     logging.info("sampling %d windows of %d steps", n, cfg.window)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _SAMPLES)
     synthetic = gen.normaliser.normalise(
-      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg)))
+      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg, gen)))
     )
   return train, test, synthetic
 
@@ -124,7 +127,9 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + a)
     synth = gen.normaliser.normalise(
       np.asarray(
-        gen.sample(key, n, cfg.window, cfg.temperature, np.full(cfg.window, a), **_sampling(cfg))
+        gen.sample(
+          key, n, cfg.window, cfg.temperature, np.full(cfg.window, a), **_sampling(cfg, gen)
+        )
       )
     )
     sets[names[c]] = (real_train, real_test, synth)
@@ -198,6 +203,8 @@ def run(cli: Config) -> int:
       rows[name] = score(windows_)
   if gen.num_labels:
     report["activity"] = activity_report(cfg, gen, run_data, ids)
+  if not cfg.synthetic:
+    report["sampling"] = {"temperature": cfg.temperature, **_sampling(cfg, gen)}
   if gen.privacy:
     report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")

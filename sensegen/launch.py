@@ -124,6 +124,33 @@ def _sample(cfg) -> int:
   return 0
 
 
+def _calibrate(cli) -> int:
+  """Fits the weight temperature of a trained run, as its training does at the end."""
+  from sensegen import api, calibration, input_pipeline
+  from sensegen import train as train_lib
+
+  if cli.weight_temperature or not cli.calibration_windows:
+    raise ConfigError(
+      "--mode=calibrate fits the weight temperature: leave --weight_temperature at 0 and "
+      "--calibration_windows positive"
+    )
+  gen = api.load(cli.workdir)
+  if gen.config.dp:
+    raise ConfigError(
+      f"{cli.workdir} is a --dp run: a fit would read its private training data outside "
+      "the privacy accounting"
+    )
+  cfg = dataclasses.replace(
+    gen.config, weight_temperature=0.0, calibration_windows=cli.calibration_windows
+  )
+  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  schedule = train_lib.schedule_class(cfg.schedule)(cfg, run_data, gen.model)
+  fit = schedule.fit_weight_temperature(gen.params, schedule.key)
+  calibration.write(cli.workdir, fit)
+  logging.info("wrote %s", os.path.join(cli.workdir, calibration.FILE))
+  return 0
+
+
 def main(argv) -> int:
   if len(argv) > 1:
     _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
@@ -138,6 +165,8 @@ def main(argv) -> int:
       return _train(cfg)
     if cfg.mode == "sample":
       return _sample(cfg)
+    if cfg.mode == "calibrate":
+      return _calibrate(cfg)
     from sensegen import evaluation_run
 
     return evaluation_run.run(cfg)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from launch_util import REPO, launch, launch_in_process
+from sensegen import api
 from sensegen import metrics
 from sensegen import tensorboard
 
@@ -133,6 +134,19 @@ def test_alternating_schedule_logs_rounds(tmp_path):
     assert 0 <= r["d_train_accuracy"] <= 1 and 0 <= r["d_heldout_accuracy"] <= 1
   assert max(r["step"] for r in rows) == 20
   assert (tmp_path / "discriminator.png").is_file()
+  # Each discriminator phase draws with the weight temperature fitted just before it; the
+  # end of training fits once more for the final parameters.
+  fit = json.loads((tmp_path / "sampling.json").read_text())
+  assert fit["step"] == 20
+  assert [fit["weight_temperature"], fit["window_std_ks"]] in fit["tried"]
+  assert fit["window_std_ks"] == min(ks for _, ks in fit["tried"])
+  assert all(r["weight_temperature"] > 0 for r in rounds)
+  # --mode=calibrate on the trained run repeats the end-of-training fit.
+  (tmp_path / "sampling.json").unlink()
+  assert launch_in_process(f"--workdir={tmp_path}", "--mode=calibrate") == 0
+  refit = json.loads((tmp_path / "sampling.json").read_text())
+  assert refit == {k: v for k, v in fit.items() if k != "step"}
+  assert api.load(str(tmp_path)).weight_temperature == fit["weight_temperature"]
 
 
 @pytest.mark.parametrize(
@@ -200,6 +214,8 @@ def test_evaluate_writes_report_with_baselines(trained):
   assert report["window"] == 50 and report["counts"]["synthetic"] == 64
   assert set(report["regime"]) >= {"quiet_share_real", "quiet_share_synthetic", "window_std_ks"}
   assert report["discriminative_score"]["judge"] in ("lstm", "features")
+  fitted = json.loads((trained / "sampling.json").read_text())["weight_temperature"]
+  assert report["sampling"] == {"temperature": 1.0, "weight_temperature": fitted, "burn_in": 100}
   assert set(report["baselines"]) == {"real_holdout", "train_replay", "gaussian", "ar"}
   # The memoriser is flagged by the privacy metrics.
   assert report["baselines"]["train_replay"]["dcr"]["ratio"] < 0.05
@@ -289,6 +305,7 @@ def test_dp_run_reports_epsilon_and_stops_when_the_budget_is_spent(tmp_path, cap
   # Asking for more steps on resume: the budget stops the run at the same place.
   assert launch_in_process(*flags[:-2], "--train_steps=40", "--dp_clip_norm=0.5") == 0
   assert "privacy budget is spent after 20 generator steps" in caplog.text
+  assert not (tmp_path / "sampling.json").exists()  # No fit on the private data.
   out = tmp_path / "s.npz"
   assert launch_in_process(*flags, "--mode=sample", "--num_samples=2", f"--output={out}") == 0
   with np.load(out, allow_pickle=False) as f:

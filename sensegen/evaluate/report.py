@@ -228,6 +228,15 @@ def write_report(report: dict, out_dir: str, baselines=None) -> tuple:
         if report.get("privacy")
         else []
       ),
+      *(
+        [
+          "Samples drawn with temperature {temperature:g}, weight temperature "
+          "{weight_temperature:g}, burn-in {burn_in} steps.".format(**report["sampling"]),
+          "",
+        ]
+        if report.get("sampling")
+        else []
+      ),
       markdown_table(report, baselines),
       "",
       *(f"- {line}" for line in _TARGETS),

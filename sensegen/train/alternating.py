@@ -14,7 +14,6 @@ import numpy as np
 from sensegen import experiment
 from sensegen import plots
 from sensegen import steps
-from sensegen.data import windows
 from sensegen.train.schedule import D_HELDOUT
 from sensegen.train.schedule import D_TRAIN
 from sensegen.train.schedule import Schedule
@@ -43,15 +42,16 @@ class AlternatingSchedule(Schedule):
     """Lines 2-4 of Algorithm 1, then D's accuracy on data it never saw; the round's row."""
     cfg, r = self.cfg, position.round
     round_key = jax.random.fold_in(self.key, r)
+    fit = self.fit_weight_temperature(state.g.params, round_key)
     rng = np.random.default_rng([cfg.seed, r, D_TRAIN])
     # Generated windows follow the real windows' label sequences when conditioned.
-    real, labels = self._real_windows(self.run_data.train, rng)
+    real, labels = self.real_windows(self.run_data.train, cfg.d_batch, rng)
     fake = self.sample_windows(
       state.g.params, jax.random.fold_in(round_key, D_TRAIN), cfg.d_batch, cfg.window, labels
     )
     state.d, train_acc = self._train_discriminator(state.d, real, fake, rng)
     held_rng = np.random.default_rng([cfg.seed, r, D_HELDOUT])
-    real, labels = self._real_windows(self.run_data.test, held_rng)
+    real, labels = self.real_windows(self.run_data.test, cfg.d_batch, held_rng)
     fake = self.sample_windows(
       state.g.params, jax.random.fold_in(round_key, D_HELDOUT), cfg.d_batch, cfg.window, labels
     )
@@ -60,19 +60,10 @@ class AlternatingSchedule(Schedule):
     logging.info(
       "round %d/%d  D accuracy: train %.3f, held-out %.3f", r + 1, cfg.rounds, train_acc, held_acc
     )
-    return {"round": r + 1, "d_train_accuracy": train_acc, "d_heldout_accuracy": held_acc}
-
-  def _real_windows(self, split, rng) -> tuple:
-    """`d_batch` real windows of `split`, and their labels (None when unconditioned)."""
-    conditioned = self.run_data.conditioned
-    drawn = windows.random_windows(
-      split.series,
-      self.cfg.d_batch,
-      self.cfg.window,
-      rng,
-      labels=split.labels if conditioned else None,
-    )
-    return drawn if conditioned else (drawn, None)
+    row = {"round": r + 1, "d_train_accuracy": train_acc, "d_heldout_accuracy": held_acc}
+    if fit:
+      row.update(weight_temperature=fit["weight_temperature"], window_std_ks=fit["window_std_ks"])
+    return row
 
   def _train_discriminator(self, d_state, real, fake, rng) -> tuple:
     """`d_epochs` passes over real (label 1) and generated (label 0) windows.

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from sensegen import calibration
 from sensegen import experiment
 from sensegen import input_pipeline
 from sensegen import privacy
@@ -121,6 +122,9 @@ class Trainer:
     done = self.schedule.run(self, self.state, self.position)
     if done:
       self.save(self.state, self.position)
+      fit = self.schedule.fit_weight_temperature(self.state.g.params, self.schedule.key)
+      if fit and jax.process_index() == 0:
+        calibration.write(self.cfg.workdir, {"step": self.position.step, **fit})
       self.write_figures(self.state)
     self.ckpt.close()
     self.out.close()

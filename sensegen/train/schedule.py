@@ -6,15 +6,20 @@ checkpoints and stopping. Schedules are built once per run from the config and t
 generator, so every jitted step they use is chosen there.
 """
 
+import logging
+
 import jax
 import numpy as np
 
+from sensegen import calibration
 from sensegen import input_pipeline
 from sensegen import sampling
 from sensegen.config import Config
+from sensegen.data import windows
 
 # Purposes folded into the run's key (or seed) so that each random draw is independent.
 D_TRAIN, D_HELDOUT, PLOT, DP_NOISE, ADVERSARIAL, CRITIC, SCHEDULED_SAMPLING = 1, 2, 3, 4, 5, 6, 7
+CALIBRATION = 8
 
 
 class Schedule:
@@ -24,6 +29,8 @@ class Schedule:
     trains_critic: whether the run's state (and checkpoint) holds the critic's `c`.
     cfg, run_data, gen: the run's config, data and generator module.
     key: the run's root `jax.random` key.
+    weight_temperature: what its samples are drawn with: `--weight_temperature`, or the
+      latest fitted value (`fit_weight_temperature`) when that flag is 0.
   """
 
   trains_critic = False
@@ -34,6 +41,7 @@ class Schedule:
     self.gen = gen
     self.key = jax.random.key(cfg.seed)
     self.output_map = output_map(run_data)
+    self.weight_temperature = cfg.weight_temperature or 1.0
 
   @classmethod
   def check(cls, cfg: Config) -> None:
@@ -55,13 +63,22 @@ class Schedule:
     return ()
 
   def sample_windows(
-    self, params, key, count: int, length: int, labels=None, model_space: bool = False
+    self,
+    params,
+    key,
+    count: int,
+    length: int,
+    labels=None,
+    model_space: bool = False,
+    weight_temperature=None,
   ) -> np.ndarray:
     """`count` generated windows `[count, length, D]` of the run's channels (or, with
     `model_space`, of what the generator models), drawn as `--temperature`,
-    `--weight_temperature` and `--burn_in` say; `labels` `[count, length]` for a
-    conditioned generator."""
+    `--burn_in` and `weight_temperature` say; `labels` `[count, length]` for a conditioned
+    generator."""
     cfg = self.cfg
+    if weight_temperature is None:
+      weight_temperature = self.weight_temperature
     return np.asarray(
       sampling.sample_jit(
         self.gen,
@@ -72,10 +89,43 @@ class Schedule:
         cfg.temperature,
         labels=labels,
         burn_in=cfg.burn_in,
-        weight_temperature=cfg.weight_temperature,
+        weight_temperature=weight_temperature,
         output_map=None if model_space else self.output_map,
       )
     )
+
+  def real_windows(self, split, count: int, rng) -> tuple:
+    """`count` windows `[count, window, D]` of `split` at random positions, and their labels
+    `[count, window]` (None when unconditioned)."""
+    conditioned = self.run_data.conditioned
+    drawn = windows.random_windows(
+      split.series, count, self.cfg.window, rng, labels=split.labels if conditioned else None
+    )
+    return drawn if conditioned else (drawn, None)
+
+  def fit_weight_temperature(self, params, key) -> dict:
+    """Fits the weight temperature of the samples to training windows (`calibration`) when
+    `--weight_temperature` is 0; {} when the run keeps a fixed one.
+
+    Not with --dp: the fit reads the private training data outside the privacy accounting.
+    """
+    cfg = self.cfg
+    if cfg.weight_temperature or not cfg.calibration_windows or cfg.dp:
+      return {}
+    rng = np.random.default_rng([cfg.seed, CALIBRATION])
+    real, labels = self.real_windows(self.run_data.train, cfg.calibration_windows, rng)
+    key = jax.random.fold_in(key, CALIBRATION)
+    draw = lambda wt: self.sample_windows(
+      params, key, len(real), cfg.window, labels, weight_temperature=wt
+    )
+    fit = calibration.fit_weight_temperature(draw, real)
+    self.weight_temperature = fit["weight_temperature"]
+    logging.info(
+      "weight temperature fitted: %g (window-std KS %.3f)",
+      fit["weight_temperature"],
+      fit["window_std_ks"],
+    )
+    return fit
 
 
 def output_map(run_data: input_pipeline.RunData):
