@@ -49,8 +49,8 @@ def device_has_bf16(device, cpuinfo: Optional[str] = None) -> Optional[bool]:
     return bool(flags & BF16_CPU_FLAGS) if flags else None
   if device.platform == "tpu":
     return True
-  capability = getattr(device, "compute_capability", None)
-  return float(capability) >= 8 if capability else None
+  capability = getattr(device, "compute_capability", None)  # CUDA: "major.minor"
+  return int(capability.split(".")[0]) >= 8 if capability else None
 
 
 def bf16_warning(impl: str, has_bf16: Optional[bool]) -> Optional[str]:

@@ -27,7 +27,7 @@ def test_unreadable_cpuinfo_is_unknown():
   "device, expected",
   [
     (SimpleNamespace(platform="gpu", compute_capability="8.0"), True),
-    (SimpleNamespace(platform="gpu", compute_capability="9.0"), True),
+    (SimpleNamespace(platform="gpu", compute_capability="12.0"), True),
     (SimpleNamespace(platform="gpu", compute_capability="7.5"), False),
     (SimpleNamespace(platform="gpu"), None),  # e.g. ROCm: not known here
     (SimpleNamespace(platform="tpu"), True),
