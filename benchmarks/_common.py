@@ -10,9 +10,16 @@ import time
 # Run from a fresh clone without installing the package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import jax  # pylint: disable=g-import-not-at-top
+from sensegen import allocator  # pylint: disable=g-import-not-at-top
 
-from sensegen import models  # pylint: disable=g-import-not-at-top
+# As the launcher does: under tcmalloc where it is installed, before JAX loads
+# (SENSEGEN_TCMALLOC=0 for glibc's malloc).
+allocator.reexec_under_tcmalloc()
+
+import jax  # noqa: E402
+
+from sensegen import config  # noqa: E402
+from sensegen import models  # noqa: E402
 
 
 def model_parser(description: str) -> argparse.ArgumentParser:
@@ -33,7 +40,7 @@ def generator(args) -> models.Generator:
     lstm_units=args.units,
     dense_units=args.dense,
     mixtures=args.mixtures,
-    lstm_impl=getattr(args, "impl", "scan"),
+    lstm_impl=getattr(args, "impl", config.DEFAULT_LSTM_IMPL),
   )
 
 
@@ -67,5 +74,6 @@ def report(result: dict, wall: list, cpu: list) -> None:
     backend=jax.default_backend(),
     devices=jax.device_count(),
     ld_preload=os.environ.get("LD_PRELOAD", ""),
+    allocator=allocator.loaded(),
   )
   print(json.dumps(result), flush=True)

@@ -6,7 +6,11 @@
 # Environment:
 #   IMPLS       LSTM implementations to time (default "scan fused bf16")
 #   TORCH_VENV  venv holding torch (default /tmp/torch-venv; created when missing)
-#   LD_PRELOAD  applies to both frameworks, e.g. tcmalloc (see benchmarks/README.md)
+#   ALLOCATOR   installed (default): each framework as a user runs it, i.e. JAX under the
+#               launcher's handling (tcmalloc where installed), PyTorch under the
+#               environment's LD_PRELOAD; glibc: both under glibc's malloc; tcmalloc: both
+#               under tcmalloc (`python -m sensegen.allocator` finds it).
+# Every JSON line names the allocator its framework ran under ("allocator").
 # Takes ~5 minutes on an idle 2-core CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +19,26 @@ IMPLS="${IMPLS:-scan fused bf16}"
 TORCH_VENV="${TORCH_VENV:-/tmp/torch-venv}"
 TORCH_REF="../shared/bench/torch_ref.py"
 PY="${PYTHON:-python3}"
+ALLOCATOR="${ALLOCATOR:-installed}"
 
 log() { echo "compare.sh: $*" >&2; }
+
+# LD_PRELOAD without tcmalloc entries.
+without_tcmalloc() { tr ' :' '\n\n' <<<"${LD_PRELOAD:-}" | grep -v tcmalloc | paste -sd: -; }
+
+case "$ALLOCATOR" in
+  installed) ;;
+  glibc)
+    export SENSEGEN_TCMALLOC=0 LD_PRELOAD="$(without_tcmalloc)" ;;
+  tcmalloc)
+    if [[ "${LD_PRELOAD:-}" != *tcmalloc* ]]; then
+      lib="$("$PY" -m sensegen.allocator)" || { log "ALLOCATOR=tcmalloc: no tcmalloc found"; exit 2; }
+      export LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}"
+    fi ;;
+  *) log "ALLOCATOR=$ALLOCATOR: expected installed, glibc or tcmalloc"; exit 2 ;;
+esac
+[[ "${LD_PRELOAD:-}" == *tcmalloc* ]] && torch_allocator=tcmalloc || torch_allocator=glibc
+log "allocator: $ALLOCATOR (PyTorch: $torch_allocator; JAX lines record their own)"
 
 torch_py=""
 if [[ ! -f "$TORCH_REF" ]]; then
@@ -34,7 +56,11 @@ else
   fi
 fi
 
-torch_ref() { [[ -z "$torch_py" ]] || "$torch_py" "$TORCH_REF" "$@"; }
+# torch_ref.py's JSON line with the allocator it ran under.
+torch_ref() {
+  [[ -z "$torch_py" ]] || "$torch_py" "$TORCH_REF" "$@" \
+    | sed "s/}\$/, \"allocator\": \"$torch_allocator\"}/"
+}
 
 log "matmul peak"
 "$PY" benchmarks/matmul_peak.py --n 2048 --iters 20

@@ -14,6 +14,7 @@ import _common
 import jax
 import numpy as np
 
+from sensegen import config
 from sensegen import lstm
 from sensegen import steps
 
@@ -32,9 +33,9 @@ def main():
   p.add_argument("--iters", type=int, default=5)
   p.add_argument(
     "--impl",
-    default="scan",
+    default=config.DEFAULT_LSTM_IMPL,
     choices=sorted(lstm.IMPLS),
-    help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16",
+    help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16 (default: the launcher's)",
   )
   args = p.parse_args()
 

@@ -16,11 +16,13 @@ __all__ = [
   "COVARIANCES",
   "Config",
   "DEFAULT_BURN_IN",
+  "DEFAULT_LSTM_IMPL",
   "LSTM_IMPLS",
   "MODEL_SPACES",
   "MODES",
   "OPTIMIZERS",
   "SCHEDULES",
+  "effective_lstm_impl",
   "validate",
 ]
 
@@ -38,6 +40,8 @@ DEFAULT_BURN_IN = 1000
 SCHEDULES = ("nll", "alternating", "adversarial")
 COVARIANCES = ("diagonal", "full")
 LSTM_IMPLS = ("scan", "fused", "bf16")
+# The LSTM implementation of a new run that does not name one; a resumed run keeps its own.
+DEFAULT_LSTM_IMPL = "scan"
 CONDITIONS = ("", "activity")
 
 
@@ -70,9 +74,10 @@ class Config:
     run=True,
   )
   lstm_impl: str = _f(
-    "scan",
-    "LSTM implementation: scan (autodiff) | fused (custom VJP, same "
-    "numbers, faster) | bf16 (bf16 matmul inputs).",
+    "",
+    "LSTM implementation: scan (autodiff) | fused (custom VJP, same numbers, faster) | bf16 "
+    "(bf16 matmul inputs; faster only with bf16 hardware). Unset: the run's own when "
+    f"resuming, else {DEFAULT_LSTM_IMPL}.",
     run=True,
   )
   condition_on: str = _f(
@@ -254,6 +259,11 @@ class Config:
     return names or None
 
 
+def effective_lstm_impl(cfg: Config) -> str:
+  """The LSTM implementation `cfg` builds its generator with (unset: the default)."""
+  return cfg.lstm_impl or DEFAULT_LSTM_IMPL
+
+
 def run_fields() -> tuple:
   """Names of the fields a resumed run must repeat."""
   return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("run"))
@@ -312,7 +322,7 @@ def validate(cfg: Config) -> Config:
     ("optimizer", OPTIMIZERS),
     ("model_space", MODEL_SPACES),
     ("covariance", COVARIANCES),
-    ("lstm_impl", LSTM_IMPLS),
+    ("lstm_impl", ("", *LSTM_IMPLS)),
     ("condition_on", CONDITIONS),
   ):
     if getattr(cfg, name) not in allowed:

@@ -4,13 +4,23 @@ runs used for fields they did not have, and a resumed run must repeat its run-de
 flags.
 """
 
+import dataclasses
 import logging
+from typing import Optional
 
 from sensegen.config import Config
+from sensegen.config import effective_lstm_impl
 from sensegen.config import run_fields
 from sensegen.errors import ConfigError
 
-__all__ = ["DEPRECATED_FLAGS", "LEGACY_VALUES", "check_resume", "read_saved", "with_current_names"]
+__all__ = [
+  "DEPRECATED_FLAGS",
+  "LEGACY_VALUES",
+  "check_resume",
+  "read_saved",
+  "settled",
+  "with_current_names",
+]
 
 # Renamed flags (old name -> new name): the old names still work, with a warning, so that
 # old flagfiles and saved config.json files resume.
@@ -64,6 +74,7 @@ LEGACY_VALUES = {
   "reset_prob": 0.0,
   "scheduled_sampling": 0.0,
   "calibration_windows": 0,
+  "lstm_impl": "scan",
 }
 
 
@@ -72,8 +83,19 @@ def read_saved(saved: dict) -> dict:
   return {**LEGACY_VALUES, **with_current_names(saved, set(saved), warn=False)}
 
 
+def settled(cfg: Config, saved: Optional[dict]) -> Config:
+  """`cfg` with the settings it leaves to the run filled in: an unset --lstm_impl becomes
+  the saved run's own (`saved`, its config.json; so a changed default never blocks a
+  resume), or the default for a new run (`saved` None)."""
+  if cfg.lstm_impl:
+    return cfg
+  impl = read_saved(saved)["lstm_impl"] if saved is not None else effective_lstm_impl(cfg)
+  return dataclasses.replace(cfg, lstm_impl=impl)
+
+
 def check_resume(cfg: Config, saved: dict, path: str) -> None:
   """Raises ConfigError if a run-defining flag differs from the run saved at `path`."""
+  cfg = settled(cfg, saved)
   saved = read_saved(saved)
   for name in run_fields():
     if name in saved and saved[name] != getattr(cfg, name):

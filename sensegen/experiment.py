@@ -10,6 +10,7 @@ from sensegen import models
 from sensegen import privacy
 from sensegen import steps
 from sensegen.config import Config
+from sensegen.config import effective_lstm_impl
 
 
 def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generator:
@@ -23,7 +24,7 @@ def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generat
     output_sigmoid=cfg.output_sigmoid,
     num_labels=num_labels,
     covariance=cfg.covariance,
-    lstm_impl=cfg.lstm_impl,
+    lstm_impl=effective_lstm_impl(cfg),
   )
 
 

@@ -5,9 +5,12 @@ Every `Config` field is a flag of the same name. `--flagfile=NAME.flags` also fi
 flagfiles shipped in the package (`sensegen.flagfile`). Bad flags or data end with one line
 naming the culprit and exit code 2, with nothing written to the workdir. The terminal shows
 the run's own lines and every warning; other libraries' INFO lines need `--verbosity=1`.
+The command re-executes itself once under tcmalloc where it is installed
+(`SENSEGEN_TCMALLOC=0` turns that off; see `sensegen.allocator`).
 """
 
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -16,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from sensegen import allocator
 from sensegen import config as config_lib
 from sensegen import config_compat
 from sensegen import flagfile
@@ -151,12 +155,16 @@ def _calibrate(cli) -> int:
   return 0
 
 
-def main(argv) -> int:
+def main(argv, reexec: bool = False) -> int:
+  """Runs the parsed flags' mode; `reexec`: first re-execute under tcmalloc (once the flags
+  are known good, so that bad input still ends in one line)."""
   if len(argv) > 1:
     _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
   terminal.configure(logging.get_absl_handler().python_handler, FLAGS.verbosity)
   try:
     cfg = config_from_flags()
+    if reexec:
+      allocator.reexec_under_tcmalloc()
     if cfg.coordinator_address:
       import jax
 
@@ -176,7 +184,7 @@ def main(argv) -> int:
 
 def run() -> None:
   """The `sensegen` console command."""
-  app.run(main, flags_parser=_parse)
+  app.run(functools.partial(main, reexec=True), flags_parser=_parse)
 
 
 if __name__ == "__main__":

@@ -63,5 +63,10 @@ def test_matmul_peak_json(outputs):
   assert {"gflops", "best_gflops", "n"} <= set(r) and r["gflops"] > 0
 
 
+def test_every_line_names_the_allocator_it_ran_under(outputs):
+  for name, r in outputs.items():
+    assert r["allocator"] in ("tcmalloc", "glibc", "unknown"), name
+
+
 def test_compare_script_parses():
   subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", "compare.sh")], check=True)

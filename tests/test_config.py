@@ -76,3 +76,18 @@ def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
 def test_new_training_flags_are_validated(flag, value):
   with pytest.raises(ConfigError, match=f"--{flag}="):
     config.validate(Config(workdir="w", **{flag: value}))
+
+
+def test_an_unset_lstm_impl_is_the_resumed_runs_own_else_the_default(monkeypatch):
+  monkeypatch.setattr(config, "DEFAULT_LSTM_IMPL", "fused")  # a changed default
+  unset = Config(workdir="w")
+  trained_with_bf16 = dataclasses.asdict(Config(workdir="w", lstm_impl="bf16"))
+  assert config_compat.settled(unset, None).lstm_impl == "fused"  # a new run
+  assert config_compat.settled(unset, trained_with_bf16).lstm_impl == "bf16"
+  older = dataclasses.asdict(unset)
+  del older["lstm_impl"]  # saved before the field existed: those runs trained with scan
+  assert config_compat.settled(unset, older).lstm_impl == "scan"
+  given = Config(workdir="w", lstm_impl="scan")
+  assert config_compat.settled(given, trained_with_bf16) is given
+  with pytest.raises(ConfigError, match="--lstm_impl=scan contradicts"):
+    config_compat.check_resume(given, trained_with_bf16, "config.json")

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from sensegen import config
 from sensegen import errors
 from sensegen import lstm
 from sensegen import models
@@ -74,6 +75,14 @@ def test_fused_matches_scan_losses_and_gradients(results):
   (fused_loss, fused_grads), _ = results["fused"]
   np.testing.assert_allclose(fused_loss, loss, rtol=1e-5)
   _assert_close(fused_grads, grads, 1e-5)  # params and the carried initial state
+
+
+def test_the_default_impl_gives_the_losses_and_gradients_of_scan(results):
+  """`--lstm_impl`'s default must be exact: scan's numbers to 1e-5 relative."""
+  (loss, grads), _ = results["scan"]
+  (default_loss, default_grads), _ = results[config.DEFAULT_LSTM_IMPL]
+  np.testing.assert_allclose(default_loss, loss, rtol=1e-5)
+  _assert_close(default_grads, grads, 1e-5)
 
 
 def test_fused_forward_matches_scan(results):

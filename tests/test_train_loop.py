@@ -1,12 +1,16 @@
 """The trainer's host loop, in process, on a tiny file dataset."""
 
 import dataclasses
+import json
+import logging
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from sensegen import config
+from sensegen import precision
 from sensegen import train
 from sensegen.config import Config
 from sensegen.data import windows
@@ -72,6 +76,24 @@ def test_interrupt_flag_saves_a_resumable_checkpoint(tiny_cfg):
   assert setup.prepare(tiny_cfg).position.step == 7
   assert setup.prepare(tiny_cfg).run()
   assert setup.prepare(tiny_cfg).position.step == 40
+
+
+def test_a_run_resumes_with_the_lstm_impl_it_trained_with(tiny_cfg, monkeypatch, caplog):
+  caplog.set_level(logging.INFO)
+  assert setup.prepare(dataclasses.replace(tiny_cfg, lstm_impl="fused")).cfg.lstm_impl == "fused"
+  assert "precision: float32 (lstm_impl=fused)" in caplog.text
+  monkeypatch.setattr(config, "DEFAULT_LSTM_IMPL", "bf16")  # the default changes
+  resumed = setup.prepare(tiny_cfg)  # --lstm_impl not given
+  assert resumed.cfg.lstm_impl == "fused"
+  saved = json.loads((Path(tiny_cfg.workdir) / "config.json").read_text())
+  assert saved["lstm_impl"] == "fused"
+
+
+def test_bf16_on_a_cpu_without_bf16_hardware_warns(tiny_cfg, monkeypatch, caplog):
+  monkeypatch.setattr(precision, "_read_cpuinfo", lambda: "flags\t: fpu avx2 fma\n")
+  setup.prepare(dataclasses.replace(tiny_cfg, lstm_impl="bf16"))
+  (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+  assert warning.getMessage().startswith("--lstm_impl=bf16: this device has no bf16 hardware")
 
 
 def test_position_reads_the_meta_dicts_of_older_runs():

@@ -13,6 +13,7 @@ from sensegen import experiment
 from sensegen import fileio
 from sensegen import input_pipeline
 from sensegen import parallel
+from sensegen import precision
 from sensegen import privacy
 from sensegen import steps
 from sensegen import train
@@ -36,8 +37,11 @@ def prepare(cfg: Config) -> loop.Trainer:
   if jax.device_count() > 1:
     parallel.check_batch_size(cfg.batch_size, jax.device_count())
   config_path = os.path.join(cfg.workdir, "config.json")
-  if os.path.exists(config_path):
-    config_compat.check_resume(cfg, fileio.read_json(config_path), config_path)
+  saved = fileio.read_json(config_path) if os.path.exists(config_path) else None
+  cfg = config_compat.settled(cfg, saved)
+  if saved is not None:
+    config_compat.check_resume(cfg, saved, config_path)
+  precision.log(cfg.lstm_impl, jax.devices()[0])
   run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
   logging.info(
     "data: %d training sessions (%d steps), %d held-out sessions (%d steps); channels %s",
