@@ -16,6 +16,7 @@ __all__ = [
   "TrainState",
   "create_train_state",
   "gaussian_nll",
+  "generator_step",
   "learning_rate_schedule",
   "make_discriminator_accuracy",
   "make_discriminator_step",
@@ -93,6 +94,12 @@ def make_generator_step(model):
   the carried state. A step whose loss or gradients are not finite is not applied
   (`metrics["finite"]` is False) and the recurrent state restarts from zero.
   """
+  return jax.jit(generator_step(model), donate_argnums=(0, 1))
+
+
+def generator_step(model, reduce=lambda loss_and_grads: loss_and_grads):
+  """The step of `make_generator_step`, not jitted; `reduce` maps (nll, grads) of this
+  batch to those of the whole batch (the mean over data-parallel shards)."""
 
   def step(ts: TrainState, rnn_state, batch):
     keep = ~batch["reset"][None, None, :, None]
@@ -101,13 +108,14 @@ def make_generator_step(model):
       model, p, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
     )
     (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    nll, grads = reduce((nll, grads))
     ok = jnp.isfinite(nll) & all_finite(grads)
     new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
     new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
     metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
     return new_ts, new_rnn_state, metrics
 
-  return jax.jit(step, donate_argnums=(0, 1))
+  return step
 
 
 def make_scheduled_sampling_step(model, probability: float):
