@@ -13,7 +13,8 @@ trains on 40 series of 8,000 steps for a few CPU minutes; 256 of its default sam
 
 - `quiet_share_real`, `quiet_share_synthetic`: windows whose std (normalised) is below 0.1;
 - `window_std_ks`: Kolmogorov-Smirnov distance of the per-window std distributions;
-- `discriminative_score`: the evaluation report's feature-based judge (0 = indistinguishable).
+- `feature_judge_score`: |accuracy - 0.5| of the evaluation report's feature-based judge
+  (0 = indistinguishable), the cheaper of its two judges.
 
 One JSON line per seed, then the mean and std over seeds.
 """
@@ -31,7 +32,7 @@ import numpy as np
 from sensegen import api
 from sensegen.config import Config
 from sensegen.data import windows
-from sensegen.evaluate import features as judge
+from sensegen.evaluate import features
 from sensegen.evaluate import stats
 
 QUIET_STD, ACTIVE_STD, PERIOD = 0.05, 1.0, 20.0
@@ -101,7 +102,7 @@ def run(seed: int, steps: int, overrides: dict, root: str) -> dict:
     "steps": steps,
     **overrides,
     **stats.regime(real, fake),
-    "discriminative_score": judge.feature_judge(real, fake, seeds=(seed,))["mean"],
+    "feature_judge_score": features.feature_scores(real, fake, seeds=(seed,))[0],
   }
 
 
@@ -126,7 +127,7 @@ def main():
     for seed in args.seeds:
       rows.append(run(seed, args.steps, overrides, root))
       print(json.dumps(rows[-1]), flush=True)
-  keys = ("quiet_share_real", "quiet_share_synthetic", "window_std_ks", "discriminative_score")
+  keys = ("quiet_share_real", "quiet_share_synthetic", "window_std_ks", "feature_judge_score")
   print(
     json.dumps(
       {

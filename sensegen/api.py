@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sensegen import config as config_lib
+from sensegen import config_compat
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import sampling
@@ -159,7 +160,7 @@ def read_config(workdir: str) -> Config:
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise ConfigError(f"{path} not found: --workdir must be a trained run directory")
-  saved = config_lib.read_saved(fileio.read_json(path))
+  saved = config_compat.read_saved(fileio.read_json(path))
   names = {f.name for f in dataclasses.fields(Config)}
   return Config(**{k: v for k, v in saved.items() if k in names})
 

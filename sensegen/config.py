@@ -7,7 +7,6 @@ Paper values live in `launch/har.flags`; the defaults here are a small CPU model
 
 import dataclasses
 import json
-import logging
 from typing import Optional
 
 from sensegen.errors import ConfigError
@@ -16,7 +15,6 @@ __all__ = [
   "CONDITIONS",
   "COVARIANCES",
   "Config",
-  "DEPRECATED_FLAGS",
   "DEFAULT_BURN_IN",
   "LSTM_IMPLS",
   "MODEL_SPACES",
@@ -292,49 +290,6 @@ _NON_NEGATIVE = (
   "gradient_penalty",
 )
 
-# Renamed flags (old name -> new name): the old names still work, with a warning, so that
-# old flagfiles and saved config.json files resume.
-DEPRECATED_FLAGS = {"g_epochs": "g_steps_per_round"}
-
-
-def with_current_names(values: dict, given, warn: bool = True) -> dict:
-  """Field values with those set under deprecated names moved to their current fields.
-
-  Args:
-    values: field (and deprecated flag) name -> value, e.g. parsed flags or a config.json.
-    given: the names the user set (flags on the command line or in flagfiles, the keys of
-      a saved config.json); other deprecated entries are dropped.
-    warn: log a warning for each deprecated name used (flags, not saved files).
-
-  Raises:
-    ConfigError: an old and a new name are both given, with different values.
-  """
-  values = dict(values)
-  for old, new in DEPRECATED_FLAGS.items():
-    value = values.pop(old, None)
-    if old in given:
-      if new in given and values[new] != value:
-        raise ConfigError(
-          f"--{old}={value} contradicts --{new}={values[new]}; "
-          f"--{old} is the deprecated name of --{new}"
-        )
-      _deprecated(f"--{old} is deprecated: use --{new}", warn)
-      values[new] = value
-  if values.get("schedule") == "adversarial":
-    # The adversarial schedule has no discriminator epochs: --d_epochs was its old name
-    # for the critic steps. It keeps its default there, so it never blocks a resume.
-    default = Config.__dataclass_fields__["d_epochs"].default
-    if "d_epochs" in given and "critic_steps" not in given:
-      _deprecated("--d_epochs for --schedule=adversarial is deprecated: use --critic_steps", warn)
-      values["critic_steps"] = values["d_epochs"]
-    values["d_epochs"] = default
-  return values
-
-
-def _deprecated(message: str, warn: bool) -> None:
-  if warn:
-    logging.warning(message)
-
 
 def validate(cfg: Config) -> Config:
   """Raises ConfigError naming the first bad flag."""
@@ -379,29 +334,3 @@ def validate(cfg: Config) -> Config:
   if not cfg.workdir:
     raise ConfigError("--workdir is required")
   return cfg
-
-
-# What runs saved before a field existed did: an old run loads and resumes as it trained.
-LEGACY_VALUES = {
-  "optimizer": "rmsprop",
-  "lr_decay": 1.0,
-  "model_space": "processed",
-  "reset_prob": 0.0,
-  "scheduled_sampling": 0.0,
-}
-
-
-def read_saved(saved: dict) -> dict:
-  """A saved config.json's values under the current field names (also for older runs)."""
-  return {**LEGACY_VALUES, **with_current_names(saved, set(saved), warn=False)}
-
-
-def check_resume(cfg: Config, saved: dict, path: str) -> None:
-  """Raises ConfigError if a run-defining flag differs from the run saved at `path`."""
-  saved = read_saved(saved)
-  for name in run_fields():
-    if name in saved and saved[name] != getattr(cfg, name):
-      raise ConfigError(
-        f"--{name}={getattr(cfg, name)} contradicts {path} ({name}={saved[name]}); "
-        f"use the same value to resume or a new --workdir"
-      )

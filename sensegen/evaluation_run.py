@@ -1,6 +1,7 @@
 """`--mode=evaluate`: the run's generator (or a given samples file) against its real data.
 
-Writes `WORKDIR/eval/report.json`, `report.md` and figures. All metrics are computed
+Writes `WORKDIR/eval/report.json`, `report.md` and figures (PCA, t-SNE, traces and
+`window_std.png`, the per-window std of real and synthetic windows). All metrics are computed
 in the run's normalised space on windows of the run's `--window` steps.
 """
 
@@ -15,6 +16,7 @@ from sensegen import api
 from sensegen import baselines as baselines_lib
 from sensegen import evaluate
 from sensegen import input_pipeline
+from sensegen import plots
 from sensegen.config import Config
 from sensegen.data import windows
 from sensegen.errors import DataError
@@ -81,13 +83,10 @@ def _label_runs(ds, label: int, min_length: int) -> list:
   ]
 
 
-def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
-  """Per-activity fidelity and a TSTR vs TRTR activity classifier, for conditioned runs.
-
-  Activities are the label ids with stretches of at least `--window` steps in both splits
-  (for HAR: the 6 basic activities; transitions are shorter). For each, `--num_samples`
-  / #activities windows are drawn from the real splits and generated with that label.
-  """
+def activity_ids(cfg: Config, gen: api.TrainedGenerator, run_data) -> list:
+  """Label ids with stretches of at least `--window` steps in both splits (for HAR: the 6
+  basic activities; transitions are shorter), checked to get `MIN_WINDOWS` windows each
+  out of `--num_samples`."""
   ids = [
     a
     for a in range(1, gen.num_labels)
@@ -95,7 +94,23 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data) -> dict:
   ]
   if not ids:
     raise DataError(f"no activity has stretches of {cfg.window} steps in both splits")
-  n = max(cfg.num_samples // len(ids), 2)
+  n = cfg.num_samples // len(ids)
+  if n < evaluate.MIN_WINDOWS:
+    raise DataError(
+      f"--num_samples={cfg.num_samples}: {n} windows per activity for {len(ids)} activities, "
+      f"the per-activity discriminative score needs {evaluate.MIN_WINDOWS} "
+      f"(--num_samples={evaluate.MIN_WINDOWS * len(ids)} at least)"
+    )
+  return ids
+
+
+def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list) -> dict:
+  """Per-activity fidelity and a TSTR vs TRTR activity classifier, for conditioned runs.
+
+  For each activity of `ids` (`activity_ids`), `--num_samples` / #activities windows are
+  drawn from the real splits and generated with that label.
+  """
+  n = cfg.num_samples // len(ids)
   names = [gen.label_names[a] if gen.label_names else str(a) for a in ids]
   sets = {}
   for c, a in enumerate(ids):
@@ -155,8 +170,14 @@ def run(cli: Config) -> int:
     workdir=cli.workdir,
     posthoc_steps=cli.posthoc_steps,
   )
+  if not cfg.synthetic and cfg.num_samples < evaluate.MIN_WINDOWS:
+    raise DataError(
+      f"--num_samples={cfg.num_samples}: a discriminative score needs at least "
+      f"{evaluate.MIN_WINDOWS} windows per set"
+    )
   gen = api.load(cli.workdir)
   run_data = input_pipeline.load(cfg, min_length=cfg.window)
+  ids = activity_ids(cfg, gen, run_data) if gen.num_labels else []
   train, test, synthetic = _sets(cfg, gen, run_data)
   score = lambda synth: evaluate.evaluate(
     train,
@@ -176,13 +197,19 @@ def run(cli: Config) -> int:
       logging.info("scoring baseline %s", name)
       rows[name] = score(windows_)
   if gen.num_labels:
-    report["activity"] = activity_report(cfg, gen, run_data)
+    report["activity"] = activity_report(cfg, gen, run_data, ids)
   if gen.privacy:
     report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")
   evaluate.write_report(report, out, rows)
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "pca.png"), method="pca")
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "tsne.png"), method="tsne")
+  plots.window_std(
+    evaluate.window_std(train),
+    evaluate.window_std(synthetic),
+    os.path.join(out, "window_std.png"),
+    report["regime"]["quiet_std"],
+  )
   to_units = gen.normaliser.denormalise
   evaluate.plot_trace_grid(
     to_units(test), to_units(synthetic), os.path.join(out, "traces.png"), gen.channels

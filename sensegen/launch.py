@@ -17,6 +17,7 @@ from absl import flags
 from absl import logging
 
 from sensegen import config as config_lib
+from sensegen import config_compat
 from sensegen import flagfile
 from sensegen import terminal
 from sensegen.errors import ConfigError, SenseGenError
@@ -29,7 +30,7 @@ _DEFINE = {
 }
 for _field in dataclasses.fields(config_lib.Config):
   _DEFINE[type(_field.default)](_field.name, _field.default, _field.metadata["help"])
-for _old, _new in config_lib.DEPRECATED_FLAGS.items():
+for _old, _new in config_compat.DEPRECATED_FLAGS.items():
   flags.DEFINE_integer(_old, None, f"Deprecated name of --{_new}.")
 FLAGS = flags.FLAGS
 # INFO lines without absl's `I1128 02:49:20.429279 140095 schedules.py:248]` prefix (absl
@@ -41,10 +42,13 @@ EXIT_PEER_LOST = 1
 
 
 def config_from_flags() -> config_lib.Config:
-  names = [*(f.name for f in dataclasses.fields(config_lib.Config)), *config_lib.DEPRECATED_FLAGS]
+  names = [
+    *(f.name for f in dataclasses.fields(config_lib.Config)),
+    *config_compat.DEPRECATED_FLAGS,
+  ]
   values = {name: getattr(FLAGS, name) for name in names}
   given = {name for name in names if FLAGS[name].present}
-  return config_lib.validate(config_lib.Config(**config_lib.with_current_names(values, given)))
+  return config_lib.validate(config_lib.Config(**config_compat.with_current_names(values, given)))
 
 
 def _fail(message: str) -> None:

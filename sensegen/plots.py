@@ -1,6 +1,7 @@
 """PNG figures of a run, from arrays and metrics rows (matplotlib, no display)."""
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -72,4 +73,21 @@ def discriminator_accuracy(rows: list, path: str) -> None:
   ax.set_ylabel("discriminator accuracy")
   ax.legend()
   ax.grid(alpha=0.3)
+  save_png(fig, path)
+
+
+def window_std(real_std, synthetic_std, path: str, quiet_std: float) -> None:
+  """Histograms of the per-window std `[N]` of real and synthetic windows (log axis),
+  with the quiet threshold marked: the report's `regime` block as a figure."""
+  values = np.concatenate([real_std, synthetic_std])
+  low = max(float(values.min()), 1e-4)
+  bins = np.geomspace(low, max(float(values.max()), 2 * low), 40)
+  fig, ax = plt.subplots(figsize=(7, 4))
+  ax.hist(real_std, bins=bins, alpha=0.5, label=f"real ({len(real_std)})")
+  ax.hist(synthetic_std, bins=bins, alpha=0.5, label=f"synthetic ({len(synthetic_std)})")
+  ax.axvline(quiet_std, color="gray", ls="--", lw=1, label="quiet threshold")
+  ax.set_xscale("log")
+  ax.set_xlabel("per-window std (normalised)")
+  ax.set_ylabel("windows")
+  ax.legend()
   save_png(fig, path)

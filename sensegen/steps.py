@@ -85,6 +85,22 @@ def keep_if(ok, new, old):
   return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
+def _carried_state(rnn_state, reset):
+  """The carried LSTM state `[layers, 2, B, H]`, zeroed for streams starting a session
+  (`reset` `[B]`); no gradient flows into it."""
+  return jax.lax.stop_gradient(rnn_state * ~reset[None, None, :, None])
+
+
+def _guarded_update(ts: TrainState, nll, grads, new_rnn_state):
+  """Applies `grads` and carries `new_rnn_state` only if the loss and gradients are finite
+  (else the old params and a zero state); returns (train_state, rnn_state, metrics)."""
+  ok = jnp.isfinite(nll) & all_finite(grads)
+  new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
+  new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
+  metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
+  return new_ts, new_rnn_state, metrics
+
+
 def make_generator_step(model):
   """A jitted truncated-BPTT step:
   (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics).
@@ -102,18 +118,13 @@ def generator_step(model, reduce=lambda loss_and_grads: loss_and_grads):
   batch to those of the whole batch (the mean over data-parallel shards)."""
 
   def step(ts: TrainState, rnn_state, batch):
-    keep = ~batch["reset"][None, None, :, None]
-    rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    rnn_state = _carried_state(rnn_state, batch["reset"])
     loss_fn = lambda p: sequence_nll(
       model, p, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
     )
     (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
     nll, grads = reduce((nll, grads))
-    ok = jnp.isfinite(nll) & all_finite(grads)
-    new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
-    new_rnn_state = jnp.where(ok, new_rnn_state, jnp.zeros_like(new_rnn_state))
-    metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
-    return new_ts, new_rnn_state, metrics
+    return _guarded_update(ts, nll, grads, new_rnn_state)
 
   return step
 
@@ -131,8 +142,7 @@ def make_scheduled_sampling_step(model, probability: float):
   """
 
   def step(ts: TrainState, rnn_state, batch, key):
-    keep = ~batch["reset"][None, None, :, None]
-    rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    rnn_state = _carried_state(rnn_state, batch["reset"])
     labels = batch.get("labels")
     true_state, mix = model.apply(ts.params, rnn_state, batch["inputs"], labels)
     draw_key, mix_key = jax.random.split(key)
@@ -143,11 +153,7 @@ def make_scheduled_sampling_step(model, probability: float):
     inputs = jnp.concatenate([batch["inputs"][:, :1], own], axis=1)
     loss_fn = lambda p: sequence_nll(model, p, rnn_state, inputs, batch["targets"], labels)
     (nll, _), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
-    ok = jnp.isfinite(nll) & all_finite(grads)
-    new_ts = keep_if(ok, ts.apply_gradients(grads=grads), ts)
-    new_state = jnp.where(ok, jax.lax.stop_gradient(true_state), jnp.zeros_like(true_state))
-    metrics = {"train_nll": nll, "grad_norm": optax.tree.norm(grads), "finite": ok}
-    return new_ts, new_state, metrics
+    return _guarded_update(ts, nll, grads, jax.lax.stop_gradient(true_state))
 
   return jax.jit(step, donate_argnums=(0, 1))
 

@@ -41,6 +41,11 @@ def pytest_configure(config):
   os.environ["_SENSEGEN_TEST_SESSION_OWNER"] = str(os.getpid())
 
 
+def pytest_collection_modifyitems(items):
+  """Heavy tests first (a stable sort), so that the xdist workers finish together."""
+  items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def pytest_unconfigure(config):
   del config
   if os.environ.get("_SENSEGEN_TEST_SESSION_OWNER") == str(os.getpid()):

@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = [pytest.mark.xdist_group("benchmarks"), pytest.mark.heavy]
+
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY = ["--layers", "1", "--units", "8", "--dense", "8", "--mixtures", "2", "--iters", "1"]
 _RUNS = {

@@ -115,7 +115,10 @@ def test_launcher_reads_a_bundled_flagfile_from_any_directory(tmp_path, monkeypa
   launch_lib.FLAGS.unparse_flags()
   try:
     launch_lib._parse(["sensegen", "--flagfile=har_quick.flags"])  # pylint: disable=protected-access
-    assert launch_lib.FLAGS.lstm_units == 128 and launch_lib.FLAGS.schedule == "alternating"
+    with open(os.path.join(flagfile.BUNDLED_DIR, "har_quick.flags")) as f:
+      written = dict(line.strip()[2:].split("=", 1) for line in f if line.startswith("--"))
+    assert str(launch_lib.FLAGS.lstm_units) == written["lstm_units"]
+    assert launch_lib.FLAGS.schedule == written["schedule"]
   finally:
     launch_lib.FLAGS.unparse_flags()
 
@@ -168,6 +171,8 @@ def design_card_run(tmp_path_factory):
   return workdir, result.stderr
 
 
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
 def test_design_card_command_runs_from_another_directory(design_card_run):
   workdir, _ = design_card_run
   config = (workdir / "config.json").read_text()
@@ -175,6 +180,8 @@ def test_design_card_command_runs_from_another_directory(design_card_run):
   assert (workdir / "metrics.jsonl").is_file()
 
 
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
 def test_default_terminal_shows_own_lines_and_no_library_info(design_card_run):
   workdir, stderr = design_card_run
   lines = stderr.splitlines()
@@ -191,9 +198,13 @@ def test_default_terminal_shows_own_lines_and_no_library_info(design_card_run):
     assert not any(theirs in l for l in lines), (theirs, stderr[-3000:])
 
 
-def test_verbosity_1_brings_back_library_info_lines(tmp_path):
+@pytest.mark.heavy
+@pytest.mark.xdist_group("cli_design_card")
+def test_verbosity_1_brings_back_library_info_lines(design_card_run, tmp_path):
+  workdir, _ = design_card_run
+  sample = ["--mode=sample", "--num_samples=1", "--sample_length=5", "--burn_in=0"]
   result = run_cli(
-    ["--flagfile=smoke.flags", f"--workdir={tmp_path / 'run'}", "--verbosity=1", *TINY],
+    [f"--workdir={workdir}", *sample, f"--output={tmp_path / 's.npz'}", "--verbosity=1"],
     cwd=tmp_path,
   )
   assert result.returncode == 0, result.stderr[-3000:]

@@ -1,19 +1,26 @@
 """Activity-conditioned training and sampling on a toy two-class signal."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
 
 from sensegen import api
+from sensegen import evaluation_run
 from sensegen import input_pipeline
 from sensegen.config import Config
 from sensegen.errors import ConfigError
+from sensegen.errors import DataError
+
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = pytest.mark.xdist_group("conditioning")
 
 
-def _two_class_file(path):
+def _two_class_file(path, seed=0):
   """Series that walk through label 1 (a sine) then label 2 (flat noise), with an
   unlabelled gap between recordings' halves."""
-  rng = np.random.default_rng(0)
+  rng = np.random.default_rng(seed)
   xs, labels = [], []
   for _ in range(6):
     t = np.arange(300)
@@ -29,9 +36,11 @@ def _two_class_file(path):
 def conditioned_run(tmp_path_factory):
   root = tmp_path_factory.mktemp("cond")
   _two_class_file(root / "toy.npz")
+  _two_class_file(root / "toy_test.npz", seed=1)
   cfg = Config(
     workdir=str(root / "run"),
     data=str(root / "toy.npz"),
+    eval_data=str(root / "toy_test.npz"),
     condition_on="activity",
     lstm_layers=1,
     lstm_units=24,
@@ -53,7 +62,7 @@ def conditioned_run(tmp_path_factory):
 def test_only_labelled_stretches_are_used(conditioned_run):
   _, run_data = conditioned_run
   assert run_data.num_labels == 3
-  # 6 series minus the 10% held-out tail: each labelled stretch is one series.
+  # Each labelled stretch of the 6 series is one series.
   assert all(np.all(l > 0) for l in run_data.train.labels)
   assert all(len(s) == len(l) for s, l in zip(run_data.train.series, run_data.train.labels))
 
@@ -91,3 +100,21 @@ def test_bad_labels_are_config_errors(conditioned_run):
     gen.label_ids(schedule="1:50,2")
   with pytest.raises(ConfigError, match="conditioned"):
     gen.sample(jax.random.key(0), 2, 5)
+
+
+def test_evaluation_scores_each_activity_from_64_windows_each(conditioned_run):
+  gen, run_data = conditioned_run
+  cfg = dataclasses.replace(gen.config, posthoc_steps=3, burn_in=0)
+  with pytest.raises(
+    DataError, match="--num_samples=127: 63 windows per activity for 2 activities"
+  ):
+    evaluation_run.activity_ids(dataclasses.replace(cfg, num_samples=127), gen, run_data)
+  cfg = dataclasses.replace(cfg, num_samples=128)
+  activity = evaluation_run.activity_report(
+    cfg, gen, run_data, evaluation_run.activity_ids(cfg, gen, run_data)
+  )
+  assert activity["classes"] == ["1", "2"] and activity["windows_per_activity"] == 64
+  for name in ("1", "2"):
+    score = activity["per_activity"][name]["discriminative_score"]
+    assert score["judge"] in ("lstm", "features") and 0 <= score["ci95"][0] <= score["mean"]
+  assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1

@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from sensegen import config
+from sensegen import config_compat
 from sensegen import launch
 from sensegen.config import Config
 from sensegen.errors import ConfigError
@@ -48,24 +49,24 @@ def test_a_saved_config_of_an_older_run_reads_and_resumes_under_the_new_names():
     "d_epochs": 20,
   }
   del old["g_steps_per_round"], old["critic_steps"]
-  saved = config.read_saved(old)
+  saved = config_compat.read_saved(old)
   assert (saved["g_steps_per_round"], saved["critic_steps"]) == (50, 20)
   new = Config(workdir="w", schedule="adversarial", g_steps_per_round=50, critic_steps=20)
-  config.check_resume(new, old, "config.json")
+  config_compat.check_resume(new, old, "config.json")
   with pytest.raises(ConfigError, match="--critic_steps=21 contradicts"):
-    config.check_resume(dataclasses.replace(new, critic_steps=21), old, "config.json")
+    config_compat.check_resume(dataclasses.replace(new, critic_steps=21), old, "config.json")
 
 
 def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
   old = dataclasses.asdict(Config(workdir="w"))
-  for name in config.LEGACY_VALUES:
+  for name in config_compat.LEGACY_VALUES:
     del old[name]
-  saved = config.read_saved(old)
+  saved = config_compat.read_saved(old)
   assert saved["optimizer"] == "rmsprop" and saved["model_space"] == "processed"
   assert saved["lr_decay"] == 1.0 and saved["reset_prob"] == 0.0
   # Today's defaults differ, so resuming such a run with them names the difference.
   with pytest.raises(ConfigError, match="--model_space=auto contradicts"):
-    config.check_resume(Config(workdir="w"), old, "config.json")
+    config_compat.check_resume(Config(workdir="w"), old, "config.json")
 
 
 @pytest.mark.parametrize(

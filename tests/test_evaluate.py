@@ -9,9 +9,12 @@ import pytest
 import scipy.stats
 
 from sensegen import baselines
+from sensegen import plots
 from sensegen import evaluate as ev
 from sensegen.errors import DataError
 from sensegen.evaluate import embeddings
+from sensegen.evaluate import features
+from sensegen.evaluate import judges
 from sensegen.evaluate import privacy
 from sensegen.evaluate import stats
 
@@ -22,6 +25,7 @@ _KEYS = {
   "acf_distance",
   "psd_distance",
   "correlation_difference",
+  "regime",
   "dcr",
   "membership_auc",
   "counts",
@@ -144,12 +148,83 @@ def test_fresh_draw_does_not_leak():
 
 def test_discriminative_score_separates_sines_from_noise():
   score = ev.discriminative_score(_sines(0, 200), _noise(1, 200), steps=150)
-  assert score["mean"] > 0.4
+  assert score["lstm"]["mean"] > 0.4 and score["features"]["mean"] > 0.4
 
 
 def test_discriminative_score_small_for_same_distribution():
   score = ev.discriminative_score(_noise(0, 200), _noise(1, 200), steps=150)
-  assert score["mean"] < 0.15
+  assert score["lstm"]["mean"] < 0.15 and score["features"]["mean"] < 0.15
+
+
+def test_discriminative_score_is_the_stronger_judge_with_its_interval():
+  # Amplitude differs, dynamics do not: the window-statistics judge sees it at once.
+  score = ev.discriminative_score(_noise(0, 200), 1.5 * _noise(1, 200), steps=3)
+  stronger = max(("lstm", "features"), key=lambda name: score[name]["mean"])
+  assert score["judge"] == stronger == "features"
+  assert {k: score[k] for k in ("mean", "std", "ci95")} == score[stronger]
+  lo, hi = score["ci95"]
+  assert 0.0 <= lo <= score["mean"] <= hi <= 0.5
+
+
+def test_score_interval_is_the_wilson_interval():
+  # Wilson's formula for 0.5 + 0.1 of 200 judged windows, written out independently.
+  p, n, z = 0.6, 200, scipy.stats.norm.ppf(0.975)
+  centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+  half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+  np.testing.assert_allclose(
+    judges.score_interval(0.1, n), [centre - half - 0.5, centre + half - 0.5]
+  )
+  assert judges.score_interval(0.0, n)[0] == 0.0
+
+
+@pytest.mark.parametrize("real_count, synth_count, bad", [(63, 64, "real"), (64, 3, "synthetic")])
+def test_discriminative_score_refuses_fewer_than_64_windows(real_count, synth_count, bad):
+  with pytest.raises(DataError) as info:
+    ev.discriminative_score(_noise(0, real_count), _noise(1, synth_count))
+  count = real_count if bad == "real" else synth_count
+  assert str(info.value).startswith(f"{bad}: {count} windows, a discriminative score needs")
+
+
+def test_window_features_line_up_and_see_the_spectrum():
+  white = _noise(0, 80, length=64)
+  smooth = np.cumsum(_noise(1, 80, length=64), axis=1) / 8.0
+  f_white, f_smooth = features.window_features(white), features.window_features(smooth)
+  assert f_white.shape == f_smooth.shape and f_white.shape[0] == 80
+  assert np.all(np.isfinite(f_white))
+  assert features.feature_scores(white, smooth, seeds=(0,)) == [0.5]
+  names = features.feature_names(64, ("x", "y"))
+  assert len(names) == f_white.shape[1] and len(set(names)) == len(names)
+  # Columns are statistic-major: the first two are the log std of x and of y.
+  np.testing.assert_allclose(f_white[:, :2], np.log(white.astype(np.float64).std(axis=1) + 1e-8))
+  assert names[:2] == ["log_std[x]", "log_std[y]"] and names[-1] == "correlation[x,y]"
+  constant = features.window_features(np.zeros((3, 64, 2)))
+  assert np.all(np.isfinite(constant)) and constant.shape[1] == f_white.shape[1]
+
+
+# ------------------------------------------------------------ regime statistics
+
+
+def test_regime_counts_quiet_windows_and_compares_std_distributions():
+  quiet = 0.05 * _noise(0, 100, length=64) / _noise(0, 100, length=64).std(axis=1, keepdims=True)
+  loud = _noise(1, 100, length=64)
+  half = np.concatenate([quiet[:50], loud[:50]])
+  r = ev.regime(half, loud)
+  assert r["quiet_share_real"] == 0.5 and r["quiet_share_synthetic"] == 0.0
+  assert r["window_std_ks"] == pytest.approx(0.5)
+  assert ev.regime(quiet, loud)["window_std_ks"] == 1.0
+  assert r["window_std_quartiles_real"][0] == pytest.approx(0.05, rel=1e-4)
+  expected = np.median(np.diff(loud, axis=1).std(axis=1))
+  assert r["diff_std_synthetic"] == pytest.approx(expected)
+  same = ev.regime(loud, loud)
+  assert same["window_std_ks"] == 0.0
+  assert same["window_std_quartiles_real"] == same["window_std_quartiles_synthetic"]
+
+
+def test_plot_window_std_writes_png(tmp_path):
+  path = str(tmp_path / "window_std.png")
+  plots.window_std(ev.window_std(_sines(0, 70)), ev.window_std(_noise(1, 70)), path, 0.1)
+  with open(path, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_predictive_score_tstr_close_to_trtr_for_real_like_data():
@@ -213,7 +288,8 @@ def test_evaluate_report_has_stable_keys_and_subsamples():
     quick=True,
   )
   assert set(report) == _KEYS
-  assert set(report["discriminative_score"]) == {"mean", "std"}
+  assert set(report["discriminative_score"]) == {"mean", "std", "ci95", "judge", "lstm", "features"}
+  assert set(report["regime"]) >= {"quiet_share_real", "quiet_share_synthetic", "window_std_ks"}
   assert set(report["predictive_score"]) == {"tstr_mae", "trtr_mae"}
   assert set(report["dcr"]) == {"synthetic_median", "holdout_median", "ratio"}
   assert report["counts"] == {"train": 200, "test": 200, "synthetic": 200}
@@ -237,6 +313,7 @@ _GOOD = _noise(0, 4, length=16, d=3)
     (dict(synthetic=_GOOD[0]), "synthetic: rank 2, expected windows"),
     (dict(real_test=_noise(0, 4, length=16, d=1)), "real_test: 1 channels, real_train has 3"),
     (dict(real_train=_GOOD[:1]), "real_train: 1 windows, at least 2 needed"),
+    (dict(synthetic=_noise(0, 63, length=16, d=3)), "real_train: 4 windows, a discriminative"),
     (dict(real_train=np.array([["a"]])), "real_train: dtype <U1"),
     (dict(channels=("x", "y")), "channels: 2 names, real data has 3"),
     (dict(sample_rate_hz=0.0), "sample_rate_hz: 0.0, must be positive"),
@@ -259,12 +336,19 @@ def test_evaluate_rejects_bad_input(kwargs, message):
 
 def _fake_report(scale):
   return {
-    "discriminative_score": {"mean": 0.1 * scale, "std": 0.01},
+    "discriminative_score": {
+      "mean": 0.1 * scale,
+      "std": 0.01,
+      "ci95": [0.05, 0.15],
+      "judge": "features",
+      "lstm": {"mean": 0.05, "std": 0.01, "ci95": [0.0, 0.1]},
+    },
     "predictive_score": {"tstr_mae": 0.3, "trtr_mae": 0.25},
     "marginal_wasserstein": [0.1, 0.2],
     "acf_distance": [0.01, 0.02],
     "psd_distance": [0.5, 0.6],
     "correlation_difference": None,
+    "regime": {"quiet_share_real": 0.25, "window_std_quartiles_real": [0.1, 0.5, 1.0]},
     "dcr": {"synthetic_median": 1.0, "holdout_median": 0.0, "ratio": float("nan")},
     "membership_auc": 0.5,
     "counts": {"train": 10, "test": 5, "synthetic": 10},
@@ -290,6 +374,10 @@ def test_write_report_writes_json_and_markdown(tmp_path):
   assert "| discriminative_score.mean | 0.1 | 0.2 | 0.3 |" in md
   assert "| marginal_wasserstein[acc_y] | 0.2 | 0.2 | 0.2 |" in md
   assert "| dcr.ratio | n/a | n/a | n/a |" in md
+  assert "| discriminative_score.ci95 | [0.05, 0.15] | [0.05, 0.15] | [0.05, 0.15] |" in md
+  assert "| discriminative_score.judge | features | features | features |" in md
+  assert "| discriminative_score.lstm.mean | 0.05 | 0.05 | 0.05 |" in md
+  assert "| regime.window_std_quartiles_real | [0.1, 0.5, 1] |" in md
   assert sorted(os.listdir(out)) == ["report.json", "report.md"]
 
 

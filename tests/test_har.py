@@ -11,7 +11,11 @@ import pytest
 
 from sensegen.data import har
 from sensegen.data import preprocess
+from sensegen.data import uci_raw
 from sensegen.errors import DataError
+
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = [pytest.mark.xdist_group("har"), pytest.mark.heavy]
 
 SHARED_HAR = pathlib.Path(__file__).resolve().parents[2] / "shared/data/har"
 TOTAL_SAMPLES = 1_122_772
@@ -35,13 +39,13 @@ def built(tmp_path_factory):
 
 
 def _labels_txt():
-  return np.loadtxt(har.embedded_raw_dir() / "labels.txt", dtype=np.int64)
+  return np.loadtxt(uci_raw.embedded_raw_dir() / "labels.txt", dtype=np.int64)
 
 
 def _experiments(split):
   """Experiment ids of `split` in load_har order, from labels.txt."""
   users = {exp: user for exp, user in _labels_txt()[:, :2]}
-  return [exp for exp in sorted(users) if har.split_of(users[exp]) == split]
+  return [exp for exp in sorted(users) if uci_raw.split_of(users[exp]) == split]
 
 
 def test_build_is_offline_and_later_loads_reuse_the_process_cache(built, monkeypatch):
@@ -88,7 +92,7 @@ def test_metadata(built):
 
 
 def test_activity_names_match_embedded_file():
-  rows = (har.embedded_raw_dir() / "activity_labels.txt").read_text().split("\n")
+  rows = (uci_raw.embedded_raw_dir() / "activity_labels.txt").read_text().split("\n")
   pairs = [row.split() for row in rows if row.strip()]
   assert [(int(i), n) for i, n in pairs] == list(enumerate(har.ACTIVITY_NAMES, 1))
 
@@ -119,9 +123,9 @@ def test_each_session_is_preprocessed_on_its_own(built):
   # Exactly preprocess.har_channels of that session's raw files alone.
   exp = _experiments("train")[1]
   user = dict(_labels_txt()[:, :2])[exp]
-  raw = har.embedded_raw_dir()
-  acc = har.read_table(raw / f"acc_exp{exp:02d}_user{user:02d}.txt.xz", 3)
-  gyro = har.read_table(raw / f"gyro_exp{exp:02d}_user{user:02d}.txt.xz", 3)
+  raw = uci_raw.embedded_raw_dir()
+  acc = uci_raw.read_table(raw / f"acc_exp{exp:02d}_user{user:02d}.txt.xz", 3)
+  gyro = uci_raw.read_table(raw / f"gyro_exp{exp:02d}_user{user:02d}.txt.xz", 3)
   np.testing.assert_array_equal(built.all.series[1], preprocess.har_channels(acc, gyro))
 
 
@@ -168,7 +172,7 @@ def test_read_raw_dir_reads_txt_and_xz(tmp_path):
   with lzma.open(plain.with_suffix(".txt.xz"), "wb") as f:
     f.write(plain.read_bytes())
   plain.unlink()
-  sessions = har.read_raw_dir(raw)
+  sessions = uci_raw.read_raw_dir(raw)
   assert [(s.experiment_id, s.user_id, len(s.acc)) for s in sessions] == [(1, 1, 60), (2, 2, 40)]
   assert np.count_nonzero(sessions[0].labels == 5) == 18
   assert not sessions[1].labels.any()
@@ -226,12 +230,12 @@ def test_read_raw_dir_errors(tmp_path, break_it, match):
   raw = _write_raw(tmp_path / "RawData")
   break_it(raw)
   with pytest.raises(DataError, match=match):
-    har.read_raw_dir(raw)
+    uci_raw.read_raw_dir(raw)
 
 
 def test_missing_raw_dir(tmp_path):
   with pytest.raises(DataError, match="nowhere: RawData folder not found"):
-    har.read_raw_dir(tmp_path / "nowhere")
+    uci_raw.read_raw_dir(tmp_path / "nowhere")
   with pytest.raises(DataError, match="nowhere: RawData folder not found"):
     har.load_har(data_dir=tmp_path / "tfds", raw_dir=tmp_path / "nowhere")
 
@@ -239,7 +243,7 @@ def test_missing_raw_dir(tmp_path):
 def test_embedded_copy_is_identical_to_shared():
   if not SHARED_HAR.is_dir():
     pytest.skip(f"{SHARED_HAR} not present")
-  embedded = har.embedded_raw_dir()
+  embedded = uci_raw.embedded_raw_dir()
   shared = sorted((SHARED_HAR / "RawData").iterdir()) + [SHARED_HAR / "activity_labels.txt"]
   assert len(shared) == 124
   for path in shared:

@@ -10,6 +10,9 @@ from sensegen import lstm
 from sensegen import models
 from sensegen import steps
 
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = pytest.mark.xdist_group("lstm_fused")
+
 _B, _T, _D, _H = 3, 7, 2, 8
 _IMPLS = ("scan", "fused", "bf16")
 

@@ -1,10 +1,13 @@
 """The quickstart notebook runs top to bottom (with fewer training steps)."""
 
+import pytest
 import os
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.heavy
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 

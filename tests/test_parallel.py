@@ -16,6 +16,9 @@ import pytest
 from sensegen import errors
 from sensegen import parallel
 
+# The shared fixture runs once: every test of this module on one worker.
+pytestmark = pytest.mark.xdist_group("parallel")
+
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SCRIPT = r"""

@@ -23,22 +23,14 @@ import scipy.signal
 
 from sensegen.data import preprocess
 
-# Processed channel -> (raw channel it is computed from, what the chain does to it).
-_KINDS = {
-  "total_acc": "denoised",
-  "body_acc": "body",
-  "gravity_acc": "gravity",
-  "body_gyro": "denoised",
-  "raw_acc": "raw",
-  "raw_gyro": "raw",
-}
-_RAW_OF = {
-  "total_acc": "raw_acc",
-  "body_acc": "raw_acc",
-  "gravity_acc": "raw_acc",
-  "body_gyro": "raw_gyro",
-  "raw_acc": "raw_acc",
-  "raw_gyro": "raw_gyro",
+# Processed channel family -> (raw family it is computed from, what the chain does to it).
+_SOURCES = {
+  "total_acc": ("raw_acc", "denoised"),
+  "body_acc": ("raw_acc", "body"),
+  "gravity_acc": ("raw_acc", "gravity"),
+  "body_gyro": ("raw_gyro", "denoised"),
+  "raw_acc": ("raw_acc", "raw"),
+  "raw_gyro": ("raw_gyro", "raw"),
 }
 # Steps of context around a window: the 0.3 Hz filter's response has decayed to ~1e-4
 # of its peak after ~300 steps at 50 Hz; the 20 Hz one after a few steps.
@@ -124,12 +116,13 @@ class SignalChain:
     sources, outputs = [], []
     for name in channels:
       family, _, axis = name.rpartition("_")
-      if family not in _KINDS or axis not in ("x", "y", "z"):
+      if family not in _SOURCES or axis not in ("x", "y", "z"):
         return None
-      raw = f"{_RAW_OF[family]}_{axis}"
+      raw_family, kind = _SOURCES[family]
+      raw = f"{raw_family}_{axis}"
       if raw not in sources:
         sources.append(raw)
-      outputs.append((sources.index(raw), _KINDS[family]))
+      outputs.append((sources.index(raw), kind))
     return cls(tuple(sources), tuple(outputs), float(sample_rate_hz))
 
   def __call__(self, raw):

@@ -4,6 +4,7 @@ import numpy as np
 
 from sensegen.data.windows import check_windows
 from sensegen.errors import DataError
+from sensegen.evaluate import judges
 
 
 def check_same_shape(x: np.ndarray, name: str, ref: np.ndarray, ref_name: str) -> None:
@@ -19,7 +20,8 @@ def check_inputs(real_train, real_test, synthetic, channels, sample_rate_hz: flo
 
   Raises:
     DataError: a set is not finite `[N, L, D]` with at least 2 windows of 3 steps,
-      shapes disagree, or the names or the rate do not fit.
+      shapes disagree, the names or the rate do not fit, or real_train or synthetic
+      has fewer windows than a discriminative score needs.
   """
   sets = [
     check_windows(x, name, min_windows=2, min_length=3)
@@ -32,4 +34,5 @@ def check_inputs(real_train, real_test, synthetic, channels, sample_rate_hz: flo
     raise DataError(f"channels: {len(channels)} names, real data has {sets[0].shape[2]} channels")
   if not sample_rate_hz > 0:
     raise DataError(f"sample_rate_hz: {sample_rate_hz}, must be positive")
+  judges.check_counts(real_train=sets[0], synthetic=sets[2])
   return (*sets, channels)

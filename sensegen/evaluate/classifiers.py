@@ -1,6 +1,6 @@
-"""Post-hoc models trained on the windows: can a classifier tell synthetic from real
-(discriminative), and is synthetic data as useful as real for forecasting (predictive)
-or activity recognition?
+"""Post-hoc LSTM models trained on the windows: can a classifier tell synthetic from real
+(the LSTM judge of `judges`), and is synthetic data as useful as real for forecasting
+(predictive) or activity recognition?
 
 Each score trains small LSTM models from explicit seeds; several models of one score
 train side by side in one vmapped step.
@@ -15,19 +15,6 @@ import optax
 
 from sensegen import models
 from sensegen.data.windows import subsample
-
-
-def scores(
-  train: np.ndarray, test: np.ndarray, synth: np.ndarray, seed: int = 0, steps: int = 300
-) -> dict:
-  """The report's post-hoc entries: discriminative_score (real train vs synthetic, seeds
-  seed..seed+2) and predictive_score (forecasting the real test windows)."""
-  return {
-    "discriminative_score": discriminative_score(
-      train, synth, seeds=(seed, seed + 1, seed + 2), steps=steps
-    ),
-    "predictive_score": predictive_score(train, test, synth, seed=seed, steps=steps),
-  }
 
 
 def _loss(out, target, kind: str):
@@ -169,7 +156,7 @@ def _two_pools(n_first: int, n_second: int) -> tuple:
   return pools, np.array([n_first, n_second])
 
 
-def discriminative_score(
+def lstm_judge_scores(
   real: np.ndarray,
   synth: np.ndarray,
   seeds=(0, 1, 2),
@@ -178,8 +165,8 @@ def discriminative_score(
   batch_size: int = 32,
   learning_rate: float = 3e-3,
   test_fraction: float = 0.2,
-) -> dict:
-  """|accuracy - 0.5| of a post-hoc LSTM classifier, real vs synthetic.
+) -> tuple:
+  """|accuracy - 0.5| of a post-hoc LSTM classifier, real vs synthetic, per seed.
 
   Equal counts of real (label 1) and synthetic (label 0) windows are pooled;
   per seed, the pool is split (seeded) into train / test, a fresh
@@ -197,7 +184,8 @@ def discriminative_score(
     test_fraction: held-out share of the pool.
 
   Returns:
-    {mean, std} over seeds (0 = indistinguishable, 0.5 = separable).
+    (a score per seed, 0 = indistinguishable and 0.5 = separable; the number of test
+    windows each seed's classifier judged).
   """
   n = min(len(real), len(synth))
   rng = np.random.default_rng(seeds[0])
@@ -221,7 +209,7 @@ def discriminative_score(
   test = orders[:, :n_test]  # [S, n_test]
   logits = np.asarray(_apply(params, x[test], **config))[..., 0]
   scores = np.abs(np.mean((logits > 0) == (y[test] > 0.5), axis=1) - 0.5)
-  return {"mean": float(np.mean(scores)), "std": float(np.std(scores))}
+  return [float(s) for s in scores], n_test
 
 
 def predictive_score(

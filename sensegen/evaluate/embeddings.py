@@ -11,7 +11,7 @@ from sensegen.plots import plt
 METHODS = ("pca", "tsne")
 
 
-def window_features(x: np.ndarray) -> np.ndarray:
+def channel_means(x: np.ndarray) -> np.ndarray:
   """Per-window mean over channels (as in TimeGAN): `[N, L, D]` -> `[N, L]`."""
   return x.mean(axis=2)
 
@@ -56,7 +56,7 @@ def plot_embedding(
     real: `[N, L, D]`.
     synth: `[M, L, D]`.
     path: PNG to write.
-    method: "pca" or "tsne", fitted on both sets' `window_features`.
+    method: "pca" or "tsne", fitted on both sets' `channel_means`.
     seed: subsampling (and t-SNE) seed.
     max_points: windows per set at most.
 
@@ -66,7 +66,7 @@ def plot_embedding(
   rng = np.random.default_rng(seed)
   real = subsample(real, max_points, rng)
   synth = subsample(synth, max_points, rng)
-  features = window_features(np.concatenate([real, synth]))
+  features = channel_means(np.concatenate([real, synth]))
   emb = embed_2d(features, method, seed)
   fig, ax = plt.subplots(figsize=(5, 5))
   ax.scatter(*emb[: len(real)].T, s=6, alpha=0.5, c="tab:red", label="real")

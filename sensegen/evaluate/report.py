@@ -2,19 +2,20 @@
 
 Everything works on arrays of windows `[N, L, D]` (N windows, L steps, D channels),
 real and synthetic in the same (normalised) space. Metrics are computed per call from
-explicit seeds; nothing is cached between calls. Each metric family is a module with a
-`scores` function returning its report entries (`stats`, `classifiers`, `privacy`);
-`evaluate` merges them. A new family adds a module, one line in `evaluate` and its rows
-in `_REPORT_METRICS` and `_TARGETS`.
+explicit seeds; nothing is cached between calls. `evaluate` merges the entries of each
+metric family (`judges`, `classifiers`, `stats`, `privacy`). A new family adds a module,
+its entries in `evaluate` and its rows in `_REPORT_METRICS` and `_TARGETS`.
 
 `evaluate` compares the synthetic windows with the real train windows
 (fidelity, discriminative), forecasts real test windows (predictive), and
 uses train vs test windows as members vs non-members (privacy). It returns a
 report dict with exactly these keys:
 
-  discriminative_score: {mean, std} of |accuracy - 0.5| of a post-hoc LSTM
-    classifier, real (train) vs synthetic, over seeds (0 = indistinguishable,
-    0.5 = perfectly separable).
+  discriminative_score: {mean, std, ci95, judge, lstm, features}: |accuracy - 0.5|
+    of the stronger of two judges of real (train) vs synthetic windows, a post-hoc
+    LSTM classifier and a logistic regression on window statistics (`judges`), over
+    seeds (0 = indistinguishable, 0.5 = perfectly separable), its 95% interval, the
+    stronger judge's name and each judge's {mean, std, ci95}.
   predictive_score: {tstr_mae, trtr_mae}: MAE on real test windows of an LSTM
     next-step forecaster trained on synthetic (TSTR) or real train (TRTR).
   marginal_wasserstein: per channel, Wasserstein-1 between the marginals
@@ -25,6 +26,10 @@ report dict with exactly these keys:
     per-window Welch PSD (DC bin excluded).
   correlation_difference: mean absolute difference of the off-diagonal
     cross-channel correlations (all steps pooled); None when D == 1.
+  regime: per-window amplitude statistics (`stats.regime`): quiet_share_real and
+    quiet_share_synthetic (windows with std below quiet_std = 0.1), window_std_ks
+    (KS distance of the per-window std distributions), their quartiles and the
+    median per-window std of the first difference.
   dcr: {synthetic_median, holdout_median, ratio}: median Euclidean distance
     of synthetic / real test windows to their closest train window, and
     synthetic_median / holdout_median (near 0 = copies, near 1 = holdout-like).
@@ -47,6 +52,7 @@ from sensegen import fileio
 from sensegen.data.windows import subsample
 from sensegen.evaluate import checks
 from sensegen.evaluate import classifiers
+from sensegen.evaluate import judges
 from sensegen.evaluate import privacy
 from sensegen.evaluate import stats
 
@@ -58,6 +64,7 @@ _REPORT_METRICS = (
   "acf_distance",
   "psd_distance",
   "correlation_difference",
+  "regime",
   "dcr",
   "membership_auc",
   "counts",
@@ -68,6 +75,7 @@ _TARGETS = (
   "predictive_score: lower is better; tstr_mae close to trtr_mae means "
   "synthetic data is as useful as real.",
   "marginal_wasserstein, acf_distance, psd_distance, correlation_difference: 0 is best.",
+  "regime: quiet_share_synthetic close to quiet_share_real, window_std_ks 0 is best.",
   "dcr.ratio: near 1 is like fresh real data, near 0 means copies of training windows.",
   "membership_auc: 0.5 is no leak, 1 is full leak.",
 )
@@ -106,7 +114,8 @@ def evaluate(
     The report dict.
 
   Raises:
-    DataError: a set is not finite `[N, L, D]`, or shapes disagree.
+    DataError: a set is not finite `[N, L, D]`, shapes disagree, or real_train or
+      synthetic has fewer than `judges.MIN_WINDOWS` windows.
   """
   train, test, synth, channels = checks.check_inputs(
     real_train, real_test, synthetic, channels, sample_rate_hz
@@ -116,7 +125,10 @@ def evaluate(
   rng = np.random.default_rng(seed)
   train, test, synth = (subsample(x, max_windows, rng) for x in (train, test, synth))
   return {
-    **classifiers.scores(train, test, synth, seed=seed, steps=steps),
+    "discriminative_score": judges.discriminative_score(
+      train, synth, seeds=(seed, seed + 1, seed + 2), steps=steps
+    ),
+    "predictive_score": classifiers.predictive_score(train, test, synth, seed=seed, steps=steps),
     **stats.scores(train, synth, sample_rate_hz),
     **privacy.scores(train, test, synth, seed=seed),
     "counts": {"train": len(train), "test": len(test), "synthetic": len(synth)},
@@ -136,24 +148,36 @@ def _json_safe(value):
   return value
 
 
+def _nested_rows(label: str, value) -> dict:
+  """{label.key...: value} of a nested dict; lists (intervals, quartiles) stay one cell."""
+  if isinstance(value, dict):
+    return {
+      k: v for key, sub in value.items() for k, v in _nested_rows(f"{label}.{key}", sub).items()
+    }
+  return {label: value}
+
+
 def _metric_rows(report: dict, channels) -> dict:
-  """Flattens a report to {row label: value}, one row per scalar."""
+  """Flattens a report to {row label: value}, one row per cell; a per-channel list
+  gives one row per channel."""
   rows = {}
   for key in _REPORT_METRICS:
     value = report.get(key)
-    if isinstance(value, dict):
-      rows.update({f"{key}.{k}": v for k, v in value.items()})
-    elif isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)):
       rows.update({f"{key}[{c}]": v for c, v in zip(channels, value)})
     else:
-      rows[key] = value
+      rows.update(_nested_rows(key, value))
   return rows
 
 
 def _format(value) -> str:
-  """A table cell: 4 significant digits, "n/a" for None / NaN."""
+  """A table cell: 4 significant digits, "n/a" for None / NaN, lists as [a, b]."""
   if value is None or (isinstance(value, float) and not np.isfinite(value)):
     return "n/a"
+  if isinstance(value, str):
+    return value
+  if isinstance(value, (list, tuple)):
+    return "[" + ", ".join(_format(v) for v in value) + "]"
   if isinstance(value, (int, np.integer)):
     return str(int(value))
   return f"{value:.4g}"

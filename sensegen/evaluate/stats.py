@@ -11,12 +11,16 @@ import scipy.stats
 
 # Floor of PSD values before log10, so that bins with no power stay finite.
 _PSD_FLOOR = 1e-12
+# A window (one channel) is quiet when its std is below this, in normalised units (the
+# data's overall std is 1): resting stretches of HAR's body_acc_x have std ~0.02-0.08.
+QUIET_STD = 0.1
 
 
 def scores(real: np.ndarray, synth: np.ndarray, sample_rate_hz: float) -> dict:
   """The report's fidelity entries: marginal_wasserstein, acf_distance, psd_distance
-  (D floats each) and correlation_difference (a float, None when D == 1)."""
+  (D floats each), correlation_difference (a float, None when D == 1) and regime."""
   return {
+    "regime": regime(real, synth),
     "marginal_wasserstein": marginal_wasserstein(real, synth),
     "acf_distance": acf_distance(real, synth),
     "psd_distance": psd_distance(real, synth, sample_rate_hz),
@@ -134,3 +138,38 @@ def correlation_difference(real: np.ndarray, synth: np.ndarray):
   upper = np.triu_indices(d, k=1)
   diff = _correlation_matrix(real) - _correlation_matrix(synth)
   return float(np.abs(diff[upper]).mean())
+
+
+def window_std(x: np.ndarray) -> np.ndarray:
+  """Std of each window and channel, `[N, L, D]` -> `[N * D]` (channels pooled)."""
+  return np.asarray(x, np.float64).std(axis=1).reshape(-1)
+
+
+def regime(real: np.ndarray, synth: np.ndarray, quiet_std: float = QUIET_STD) -> dict:
+  """Per-window amplitude statistics: does the synthetic set have the real set's mix of
+  quiet and active windows? Windows and channels are pooled.
+
+  Args:
+    real: `[N, L, D]`, normalised.
+    synth: `[M, L, D]`, normalised.
+    quiet_std: a window is quiet when its std is below this.
+
+  Returns:
+    {quiet_std, quiet_share_real, quiet_share_synthetic, window_std_ks (two-sample
+    Kolmogorov-Smirnov statistic of the per-window stds), window_std_quartiles_real,
+    window_std_quartiles_synthetic (25/50/75%), diff_std_real, diff_std_synthetic (median
+    per-window std of the first difference)}.
+  """
+  std_real, std_synth = window_std(real), window_std(synth)
+  diff_std = lambda x: float(np.median(window_std(np.diff(x, axis=1))))
+  quartiles = lambda v: [float(q) for q in np.quantile(v, (0.25, 0.5, 0.75))]
+  return {
+    "quiet_std": quiet_std,
+    "quiet_share_real": float(np.mean(std_real < quiet_std)),
+    "quiet_share_synthetic": float(np.mean(std_synth < quiet_std)),
+    "window_std_ks": float(scipy.stats.ks_2samp(std_real, std_synth).statistic),
+    "window_std_quartiles_real": quartiles(std_real),
+    "window_std_quartiles_synthetic": quartiles(std_synth),
+    "diff_std_real": diff_std(real),
+    "diff_std_synthetic": diff_std(synth),
+  }

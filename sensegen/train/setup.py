@@ -8,7 +8,7 @@ import os
 import jax
 import jax.numpy as jnp
 
-from sensegen import config as config_lib
+from sensegen import config_compat
 from sensegen import experiment
 from sensegen import fileio
 from sensegen import input_pipeline
@@ -37,7 +37,7 @@ def prepare(cfg: Config) -> loop.Trainer:
     parallel.check_batch_size(cfg.batch_size, jax.device_count())
   config_path = os.path.join(cfg.workdir, "config.json")
   if os.path.exists(config_path):
-    config_lib.check_resume(cfg, fileio.read_json(config_path), config_path)
+    config_compat.check_resume(cfg, fileio.read_json(config_path), config_path)
   run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
   logging.info(
     "data: %d training sessions (%d steps), %d held-out sessions (%d steps); channels %s",
