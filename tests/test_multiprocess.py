@@ -1,9 +1,10 @@
 """Two training processes on localhost (`sensegen.launch_local`, gloo collectives) against
 one process with the same global batch.
 
-Two 2-process runs in all, shared by the tests: an uninterrupted one, and a rerun of its
-run directory cut back to its first checkpoint (what a kill of both processes after that
-checkpoint leaves on disk).
+Two 2-process runs in all, shared by the tests (one worker runs them: ~60 s on 2 cores):
+an uninterrupted one, and a rerun of its run directory cut back to its first checkpoint
+(what a kill of both processes after that checkpoint leaves on disk). Four steps, a
+checkpoint every two: the smallest run with a checkpoint and steps after resuming from it.
 """
 
 import json
@@ -22,7 +23,10 @@ from sensegen import api
 from sensegen import launch_local
 from sensegen import metrics
 
-FLAGS = ("--train_steps=12", "--checkpoint_every=6", "--log_every=6", "--eval_every=12")
+pytestmark = [pytest.mark.xdist_group("multiprocess"), pytest.mark.heavy]
+
+FLAGS = ("--train_steps=4", "--checkpoint_every=2", "--log_every=2", "--eval_every=4")
+RESUMED = "resumed from checkpoint at step 2"
 
 
 def _launch_local(workdir, timeout=240):
@@ -68,7 +72,7 @@ def runs(tmp_path_factory):
   killed = _cut_to_first_checkpoint(root / "two", root / "killed")
   code, resumed_err = _launch_local(killed)
   assert code == 0, resumed_err[-3000:]
-  return root, err, resumed_err
+  return root, err, resumed_err, _params(root / "two")
 
 
 def _assert_close(a, b):
@@ -77,9 +81,9 @@ def _assert_close(a, b):
 
 
 def test_two_processes_train_like_one_with_the_same_global_batch(runs, tmp_path):
-  root, err, _ = runs
+  root, err, _, two = runs
   assert launch_in_process(f"--workdir={tmp_path}", *FLAGS) == 0
-  _assert_close(_params(root / "two"), _params(tmp_path))
+  _assert_close(two, _params(tmp_path))
   one, two = (metrics.read_rows(str(d / "metrics.jsonl")) for d in (tmp_path, root / "two"))
   assert [r["step"] for r in two] == [r["step"] for r in one]  # Process 0 alone wrote them.
   np.testing.assert_allclose(
@@ -90,20 +94,18 @@ def test_two_processes_train_like_one_with_the_same_global_batch(runs, tmp_path)
 
 
 def test_rerun_after_a_kill_equals_the_uninterrupted_run(runs):
-  root, _, resumed_err = runs
-  assert "resumed from checkpoint at step 6" in resumed_err
-  for x, y in zip(
-    jax.tree.leaves(_params(root / "killed")), jax.tree.leaves(_params(root / "two"))
-  ):
+  root, _, resumed_err, two = runs
+  assert RESUMED in resumed_err
+  for x, y in zip(jax.tree.leaves(_params(root / "killed")), jax.tree.leaves(two)):
     np.testing.assert_array_equal(x, y)
 
 
 def test_two_process_checkpoint_resumes_in_one_process(runs, caplog):
-  root, _, _ = runs
+  root, _, _, two = runs
   caplog.set_level("INFO")
   assert launch_in_process(f"--workdir={root / 'resumed_as_one'}", *FLAGS) == 0
-  assert "resumed from checkpoint at step 6" in caplog.text
-  _assert_close(_params(root / "resumed_as_one"), _params(root / "two"))
+  assert RESUMED in caplog.text
+  _assert_close(_params(root / "resumed_as_one"), two)
   saved = json.loads((root / "two" / "config.json").read_text())
   assert saved["batch_size"] == 4  # The global batch: 2 rows per process.
 
