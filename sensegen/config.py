@@ -235,14 +235,14 @@ class Config:
   output: str = _f(
     "", "Samples file for --mode=sample: .npz or .csv (default WORKDIR/samples.npz)."
   )
-  # Multi-host data parallelism (jax.distributed); one process per host.
+  # Multi-process data parallelism (jax.distributed): one process per host or per GPU.
   coordinator_address: str = _f(
     "",
-    "host:port of process 0; set on every host to run one job "
-    "over several hosts (unset: single host, all local devices).",
+    "host:port of process 0, set in every process of one training job (unset: one process, "
+    "all local devices; 'auto': JAX finds the cluster, e.g. SLURM).",
   )
-  num_processes: int = _f(1, "Processes (hosts) of a multi-host job.")
-  process_id: int = _f(0, "This process's index in a multi-host job.")
+  num_processes: int = _f(1, "Processes of a multi-process job.")
+  process_id: int = _f(0, "This process's index in a multi-process job.")
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
   baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")

@@ -42,6 +42,7 @@ FLAGS = flags.FLAGS
 FLAGS.set_default("showprefixforinfo", False)
 
 EXIT_BAD_INPUT = 2
+EXIT_PEER_LOST = 1
 
 
 def config_from_flags() -> config_lib.Config:
@@ -74,7 +75,31 @@ def _train(cfg) -> int:
   from sensegen.train import setup
 
   logging.info("JAX backend: %s, %d device(s)", jax.default_backend(), jax.device_count())
-  trainer = setup.prepare(cfg)
+  try:
+    return _run(setup.prepare(cfg), cfg)
+  except jax.errors.JaxRuntimeError as err:
+    if jax.process_count() == 1:
+      raise
+    _peer_lost(err)
+
+
+def _peer_lost(err) -> None:
+  """Ends this process when a collective failed because another process of the job is gone,
+  skipping JAX's shutdown barrier (it would wait for the dead peer, then abort)."""
+  import jax
+
+  print(
+    f"error: process {jax.process_index()}/{jax.process_count()}: a collective with the other "
+    f"processes failed ({str(err).splitlines()[0][:200]}); another process probably died: "
+    f"rerun every process with the same flags to resume from the last checkpoint",
+    file=sys.stderr,
+    flush=True,
+  )
+  os._exit(EXIT_PEER_LOST)
+
+
+def _run(trainer, cfg) -> int:
+  """Trains until done or stopped by SIGTERM/SIGINT (then checkpointed); the exit code."""
 
   def on_signal(signum, frame):
     del frame
@@ -155,6 +180,17 @@ def _calibrate(cli) -> int:
   return 0
 
 
+def _join(cfg) -> None:
+  """Joins the multi-process job; only process 0 prints more than warnings."""
+  from sensegen import parallel
+
+  parallel.initialize(cfg.coordinator_address, cfg.num_processes, cfg.process_id)
+  import jax
+
+  if jax.process_index() > 0:
+    logging.set_verbosity(logging.WARNING)
+
+
 def main(argv, reexec: bool = False) -> int:
   """Runs the parsed flags' mode; `reexec`: first re-execute under tcmalloc (once the flags
   are known good, so that bad input still ends in one line)."""
@@ -165,10 +201,11 @@ def main(argv, reexec: bool = False) -> int:
     cfg = config_from_flags()
     if reexec:
       allocator.reexec_under_tcmalloc()
-    if cfg.coordinator_address:
-      import jax
-
-      jax.distributed.initialize(cfg.coordinator_address, cfg.num_processes, cfg.process_id)
+    if cfg.coordinator_address and cfg.mode == "train":
+      _join(cfg)
+    elif cfg.process_id:  # Sampling and evaluation run in process 0 alone.
+      logging.info("process %d: nothing to do for --mode=%s", cfg.process_id, cfg.mode)
+      return 0
     if cfg.mode == "train":
       return _train(cfg)
     if cfg.mode == "sample":

@@ -4,13 +4,14 @@ Batches `[B, ...]` and the recurrent state `[layers, 2, B, H]` are split along B
 the mesh axis "data"; parameters and optimiser state are replicated, so XLA adds the
 gradient all-reduce and every device applies the same update.
 
-Multi-host: call `jax.distributed.initialize(...)` before anything else touches JAX;
-`make_mesh()` then spans every process's devices, and each process passes only its
-own rows to `shard_batch`/`shard_rnn_state` (global B = rows per process x processes).
+Several processes (hosts, or CPU processes on one machine): `initialize` before anything
+else touches JAX; `make_mesh()` then spans every process's devices, and each process
+passes only its own rows (`local_rows`) to `shard_batch`/`shard_rnn_state`.
 """
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -19,6 +20,30 @@ from sensegen import errors
 from sensegen import steps
 
 AXIS = "data"
+# `--coordinator_address` value that lets JAX find the cluster (SLURM, Cloud TPU, Kubernetes).
+AUTO = "auto"
+
+
+def initialize(coordinator_address: str, num_processes: int, process_id: int) -> None:
+  """Joins a multi-process job; CPU processes exchange gradients over gloo (TCP)."""
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if coordinator_address == AUTO:
+    jax.distributed.initialize()
+  else:
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+
+
+def local_rows(batch_size: int) -> slice:
+  """This process's rows of a global batch of `batch_size` (all of them with one process)."""
+  rows = batch_size // jax.process_count()
+  return slice(jax.process_index() * rows, (jax.process_index() + 1) * rows)
+
+
+def any_process(flag: bool) -> bool:
+  """Whether `flag` holds on any process (a collective: every process must call it)."""
+  if jax.process_count() == 1:
+    return flag
+  return bool(np.any(multihost_utils.process_allgather(np.int32(flag))))
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -66,22 +91,40 @@ def shard_rnn_state(state, mesh: Mesh):
 
 
 def replicate(tree, mesh: Mesh):
-  """A full copy of `tree` (parameters, train state) on every device of `mesh`."""
-  return jax.device_put(tree, replicated(mesh))
+  """A full copy of `tree` (parameters, train state) on every device of `mesh`; every
+  process passes the same values. (Through host memory: with several processes,
+  `device_put` of a device array makes an array Orbax cannot save.)"""
+  return jax.device_put(jax.device_get(tree), replicated(mesh))
+
+
+def place_state(state, batch_size: int, mesh: Mesh):
+  """A fresh `experiment.RunState` on `mesh`: train states replicated, the recurrent state
+  `[layers, 2, batch_size, H]` split along the batch (this process's rows)."""
+  rnn = np.asarray(state.rnn)[:, :, local_rows(batch_size)]
+  trains = {k: v for k, v in state.tree().items() if k != "rnn"}
+  return type(state).from_tree({**replicate(trains, mesh), "rnn": shard_rnn_state(rnn, mesh)})
 
 
 def make_parallel_generator_step(model, mesh: Mesh):
   """`steps.make_generator_step(model)`, data-parallel over `mesh`.
 
   Same signature, (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics),
-  with the train state and metrics replicated and rnn_state/batch split along B.
-  Inputs not yet placed are placed by jit; a batch that does not split evenly raises
-  ConfigError instead of XLA's sharding error.
+  with the train state and metrics replicated and rnn_state/batch split along B. Each
+  device runs the step on its rows and the gradients are averaged once, after the
+  backward pass (left to XLA, the all-reduce lands inside the time loop: one per step of
+  every layer). A batch that does not split evenly raises ConfigError.
   """
+  mean = lambda loss_and_grads: jax.lax.pmean(loss_and_grads, AXIS)
+  split = P(None, None, AXIS)
   step = jax.jit(
-    steps.make_generator_step(model),
-    in_shardings=(replicated(mesh), rnn_state_sharding(mesh), batch_sharding(mesh)),
-    out_shardings=(replicated(mesh), rnn_state_sharding(mesh), replicated(mesh)),
+    jax.shard_map(
+      steps.generator_step(model, mean),
+      mesh=mesh,
+      in_specs=(P(), split, P(AXIS)),
+      out_specs=(P(), split, P()),
+      # The fused LSTM's custom VJP does not track which values vary over devices.
+      check_vma=False,
+    ),
     donate_argnums=(0, 1),
   )
 

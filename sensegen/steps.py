@@ -16,6 +16,7 @@ __all__ = [
   "TrainState",
   "create_train_state",
   "gaussian_nll",
+  "generator_step",
   "learning_rate_schedule",
   "make_discriminator_accuracy",
   "make_discriminator_step",
@@ -109,6 +110,12 @@ def make_generator_step(model):
   the carried state. A step whose loss or gradients are not finite is not applied
   (`metrics["finite"]` is False) and the recurrent state restarts from zero.
   """
+  return jax.jit(generator_step(model), donate_argnums=(0, 1))
+
+
+def generator_step(model, reduce=lambda loss_and_grads: loss_and_grads):
+  """The step of `make_generator_step`, not jitted; `reduce` maps (nll, grads) of this
+  batch to those of the whole batch (the mean over data-parallel shards)."""
 
   def step(ts: TrainState, rnn_state, batch):
     rnn_state = _carried_state(rnn_state, batch["reset"])
@@ -116,9 +123,10 @@ def make_generator_step(model):
       model, p, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
     )
     (nll, new_rnn_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(ts.params)
+    nll, grads = reduce((nll, grads))
     return _guarded_update(ts, nll, grads, new_rnn_state)
 
-  return jax.jit(step, donate_argnums=(0, 1))
+  return step
 
 
 def make_scheduled_sampling_step(model, probability: float):

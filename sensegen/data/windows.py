@@ -164,8 +164,10 @@ def next_chunk(
   seed: int,
   labels=None,
   reset_prob: float = 0.0,
+  rows: slice = slice(None),
 ):
-  """The next `bptt_steps` inputs and targets of every stream.
+  """The next `bptt_steps` inputs and targets of every stream, read for the streams
+  `rows` only (a process's share of a multi-process batch).
 
   A stream without `bptt_steps + 1` steps left in its session moves to the start of
   a new session (chosen from (seed, step, stream)) and is flagged for a state reset.
@@ -173,8 +175,9 @@ def next_chunk(
   (drawn from (seed, step)), so that the zero state is seen at random positions.
 
   Returns:
-    (batch, new streams) where batch has `inputs` `[B, k, D]`, `targets` `[B, k, D]`,
-    `reset` `[B]` bool and, with `labels`, `labels` `[B, k]` (the inputs' labels).
+    (batch, new streams of all B) where batch has `inputs` `[R, k, D]`, `targets`
+    `[R, k, D]`, `reset` `[R]` bool and, with `labels`, `labels` `[R, k]` (the inputs'
+    labels), for the R streams of `rows`.
   """
   session, offset = streams.session.copy(), streams.offset.copy()
   reset = offset + bptt_steps + 1 > np.array([len(series[s]) for s in session])
@@ -186,10 +189,9 @@ def next_chunk(
     reset = reset | (
       np.random.default_rng([seed, step, _RANDOM_RESET]).random(len(reset)) < reset_prob
     )
-  chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in zip(session, offset)])
-  batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset}
+  read = list(zip(session[rows], offset[rows]))
+  chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in read])
+  batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset[rows]}
   if labels is not None:
-    batch["labels"] = np.stack(
-      [labels[s][o : o + bptt_steps] for s, o in zip(session, offset)]
-    ).astype(np.int32)
+    batch["labels"] = np.stack([labels[s][o : o + bptt_steps] for s, o in read]).astype(np.int32)
   return batch, Streams(session, offset + bptt_steps)

@@ -7,6 +7,7 @@ stream positions are checkpointed, so a resumed run repeats an uninterrupted one
 
 import dataclasses
 import logging
+import signal
 import time
 from typing import Callable, Optional
 
@@ -17,6 +18,7 @@ import numpy as np
 from sensegen import calibration
 from sensegen import experiment
 from sensegen import input_pipeline
+from sensegen import parallel
 from sensegen import privacy
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
@@ -96,6 +98,8 @@ class Trainer:
     state, position: the arrays and the loop position, restored or fresh.
     g_update: one generator step `(state, batch, step) -> metrics` updating `state.g` and
       `state.rnn`: the plain, data-parallel or DP-SGD step, chosen by `setup`.
+    place: this process's rows of a batch -> the batch the steps take (global arrays
+      split over the devices of every process when data-parallel).
     held_out: the held-out NLL evaluation.
     out: metrics rows, TensorBoard and figures.
     ckpt: the run's checkpoints.
@@ -115,6 +119,7 @@ class Trainer:
   ckpt: Checkpointer
   budget: Optional[privacy.PrivacyBudget] = None
   max_steps: float = float("inf")
+  place: Callable = lambda batch: batch
   stop: StopFlag = dataclasses.field(default_factory=StopFlag)
 
   def run(self) -> bool:
@@ -153,8 +158,9 @@ class Trainer:
         cfg.seed,
         labels,
         reset_prob=cfg.reset_prob,
+        rows=parallel.local_rows(cfg.batch_size),
       )
-      period.add(update(state, batch, position.step))
+      period.add(update(state, self.place(batch), position.step))
       position.step += 1
       self._after_step(state, position, until, period)
     return True
@@ -199,9 +205,11 @@ class Trainer:
     return True
 
   def stop_requested(self, state, position) -> bool:
-    """Whether a signal asked the run to stop; if so, the current position is saved."""
-    if self.stop.signal is None:
+    """Whether a signal asked the run (any of its processes) to stop; if so, the current
+    position is saved."""
+    if not parallel.any_process(self.stop.signal is not None):
       return False
+    self.stop.signal = self.stop.signal or signal.SIGTERM  # A peer process was stopped.
     self.save(state, position)
     return True
 
@@ -217,7 +225,9 @@ class Trainer:
       return
     key = jax.random.fold_in(jax.random.key(self.cfg.seed), PLOT)
     labels = None if self.held_out.labels is None else self.held_out.labels[:4]
-    fake = self.schedule.sample_windows(state.g.params, key, 4, self.cfg.window, labels)
+    # Host copies: computations on arrays that span other processes would wait for them.
+    params = jax.device_get(state.g.params)
+    fake = self.schedule.sample_windows(params, key, 4, self.cfg.window, labels)
     to_units = self.run_data.normaliser.denormalise
     self.out.figures(
       self.schedule, to_units(self.held_out.windows[:4]), to_units(fake), self.run_data

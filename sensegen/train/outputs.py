@@ -19,6 +19,9 @@ class RunLog:
 
   def __init__(self, cfg: Config):
     self.workdir = cfg.workdir
+    self.primary = jax.process_index() == 0  # The one writer of a multi-process job.
+    if not self.primary:
+      return
     self.metrics = MetricsLog(os.path.join(cfg.workdir, "metrics.jsonl"))
     self.tb = tensorboard.TensorBoardLog(os.path.join(cfg.workdir, "tensorboard"))
     # Events still buffered when a run was killed are written again; steps on disk are skipped.
@@ -28,7 +31,7 @@ class RunLog:
 
   def write(self, row: dict) -> None:
     """To metrics.jsonl and TensorBoard, unless a run before a crash already wrote it."""
-    if jax.process_index() == 0 and self.metrics.write(row):  # One writer in multi-host jobs.
+    if self.primary and self.metrics.write(row):
       self.tb.scalars(row["step"], row)
 
   @staticmethod
@@ -64,4 +67,5 @@ class RunLog:
       self.tb.image(f"plots/{name}", path(name), step)
 
   def close(self) -> None:
-    self.tb.close()
+    if self.primary:
+      self.tb.close()

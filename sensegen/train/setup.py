@@ -6,7 +6,7 @@ import logging
 import os
 
 import jax
-import numpy as np
+import jax.numpy as jnp
 
 from sensegen import config_compat
 from sensegen import experiment
@@ -51,10 +51,11 @@ def prepare(cfg: Config) -> loop.Trainer:
     run_data.test.num_samples,
     ",".join(run_data.channels),
   )
-  fileio.write_json(config_path, dataclasses.asdict(cfg))
-  fileio.write_json(
-    os.path.join(cfg.workdir, "dataset.json"), input_pipeline.dataset_record(run_data)
-  )
+  if jax.process_index() == 0:  # One writer in multi-process jobs.
+    fileio.write_json(config_path, dataclasses.asdict(cfg))
+    fileio.write_json(
+      os.path.join(cfg.workdir, "dataset.json"), input_pipeline.dataset_record(run_data)
+    )
   if run_data.model:
     logging.info(
       "the generator models the raw signals %s; samples pass through UCI HAR's filters",
@@ -63,7 +64,8 @@ def prepare(cfg: Config) -> loop.Trainer:
   gen = experiment.generator(cfg, len(run_data.model_train.channels), run_data.num_labels)
   schedule = schedule_class(cfg, run_data, gen)
   ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
-  state, position = restore_or_init(cfg, run_data, schedule, ckpt)
+  mesh = parallel.make_mesh() if jax.device_count() > 1 else None
+  state, position = restore_or_init(cfg, run_data, schedule, ckpt, mesh)
   budget = privacy_budget(cfg, run_data, schedule.total_steps(), position) if cfg.dp else None
   allowed = budget.steps_allowed() if budget else None
   return loop.Trainer(
@@ -72,17 +74,19 @@ def prepare(cfg: Config) -> loop.Trainer:
     schedule=schedule,
     state=state,
     position=position,
-    g_update=generator_update(cfg, gen, budget),
+    g_update=generator_update(cfg, gen, budget, mesh),
     held_out=held_out(cfg, run_data, gen),
     out=outputs.RunLog(cfg),
     ckpt=ckpt,
     budget=budget,
     max_steps=float("inf") if allowed is None else allowed,
+    place=(lambda batch: parallel.shard_batch(batch, mesh)) if mesh else (lambda batch: batch),
   )
 
 
-def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer) -> tuple:
-  """(state, position) from the latest good checkpoint, or fresh ones."""
+def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer, mesh=None) -> tuple:
+  """(state, position) from the latest good checkpoint, or fresh ones; placed on `mesh`
+  when data-parallel (a checkpoint of another process count is resharded)."""
   fresh = experiment.init_state(
     cfg,
     len(run_data.model_train.channels),
@@ -90,6 +94,8 @@ def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer) -> tupl
     critic_state=schedule.trains_critic,
     planned_steps=schedule.total_steps(),
   )
+  if mesh:
+    fresh = parallel.place_state(fresh, cfg.batch_size, mesh)
   logging.info(
     "generator: %s parameters", f"{sum(leaf.size for leaf in jax.tree.leaves(fresh.g.params)):,}"
   )
@@ -131,16 +137,17 @@ def privacy_budget(
   return budget
 
 
-def generator_update(cfg: Config, gen, budget):
+def generator_update(cfg: Config, gen, budget, mesh=None):
   """One generator step `(state, batch, step) -> metrics`, updating `state.g` and
-  `state.rnn`: DP-SGD for a --dp run, data-parallel over several devices, else plain."""
+  `state.rnn`: DP-SGD for a --dp run, data-parallel over `mesh`, else plain. (Every step
+  follows the shardings of a placed batch; the data-parallel one also checks them.)"""
   if budget:
     dp_step = privacy.make_dp_generator_step(gen, cfg.dp_clip_norm, budget.noise_multiplier)
     dp_key = jax.random.fold_in(jax.random.key(cfg.seed), DP_NOISE)
 
     def dp_update(state, batch, step):
       # An example must be one window: no state carried in from other examples.
-      batch = {**batch, "reset": np.ones_like(batch["reset"])}
+      batch = {**batch, "reset": jnp.ones_like(batch["reset"])}
       key = jax.random.fold_in(dp_key, step)
       state.g, state.rnn, m = dp_step(state.g, state.rnn, batch, key)
       return m
@@ -156,8 +163,8 @@ def generator_update(cfg: Config, gen, budget):
       return m
 
     return ss_update
-  if jax.device_count() > 1:  # Data-parallel over every device, parameters replicated.
-    g_step = parallel.make_parallel_generator_step(gen, parallel.make_mesh())
+  if mesh:  # Data-parallel over every device, parameters replicated.
+    g_step = parallel.make_parallel_generator_step(gen, mesh)
   else:
     g_step = steps.make_generator_step(gen)
 
