@@ -32,6 +32,7 @@ TINY = (
   "--checkpoint_every=3",
   "--window=50",
   "--eval_windows=8",
+  "--calibration_windows=8",
 )
 PROGRESS = re.compile(r"^step \d+/\d+ .* [\d.]+ steps/s +ETA \d+m\d\ds$")
 SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "sensegen", "data_prep")

@@ -55,6 +55,7 @@ def conditioned_run(tmp_path_factory):
     eval_every=300,
     log_every=300,
     checkpoint_every=300,
+    calibration_windows=16,
   )
   return api.train(cfg), input_pipeline.load(cfg, min_length=cfg.window)
 
