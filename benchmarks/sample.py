@@ -20,6 +20,12 @@ def main():
   p.add_argument("--num", type=int, default=256, help="samples drawn at once (batch)")
   p.add_argument("--length", type=int, default=400, help="time steps per sample")
   p.add_argument("--iters", type=int, default=3)
+  p.add_argument(
+    "--burn_in",
+    type=int,
+    default=0,
+    help="steps discarded first (0: the PyTorch reference's work; the library defaults to 1000)",
+  )
   args = p.parse_args()
 
   gen = _common.generator(args)
@@ -28,7 +34,9 @@ def main():
   )
   key = jax.random.key(1)
   start = time.perf_counter()
-  draw = sampling.sample_jit.lower(gen, variables, key, args.num, args.length).compile()
+  draw = sampling.sample_jit.lower(
+    gen, variables, key, args.num, args.length, burn_in=args.burn_in
+  ).compile()
   compile_s = time.perf_counter() - start
 
   draw(variables, key)  # first run: allocations
@@ -39,6 +47,7 @@ def main():
       "bench": "sample",
       "num": args.num,
       "length": args.length,
+      "burn_in": args.burn_in,
       **_common.model_config(args),
       "samples_per_s": args.num / median,
       "timesteps_per_s": args.num * args.length / median,

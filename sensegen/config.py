@@ -41,7 +41,7 @@ SCHEDULES = ("nll", "alternating", "adversarial")
 COVARIANCES = ("diagonal", "full")
 LSTM_IMPLS = ("scan", "fused", "bf16")
 # The LSTM implementation of a new run that does not name one; a resumed run keeps its own.
-DEFAULT_LSTM_IMPL = "scan"
+DEFAULT_LSTM_IMPL = "fused"
 CONDITIONS = ("", "activity")
 
 
