@@ -25,7 +25,18 @@ from sensegen import metrics
 
 pytestmark = [pytest.mark.xdist_group("multiprocess"), pytest.mark.heavy]
 
-FLAGS = ("--train_steps=4", "--checkpoint_every=2", "--log_every=2", "--eval_every=4")
+# The smallest model and sampling: the launches cost start-up and compilation, not steps.
+FLAGS = (
+  "--train_steps=4",
+  "--checkpoint_every=2",
+  "--log_every=2",
+  "--eval_every=4",
+  "--lstm_layers=1",
+  "--lstm_units=8",
+  "--dense_units=8",
+  "--mixtures=2",
+  "--burn_in=10",
+)
 RESUMED = "resumed from checkpoint at step 2"
 
 

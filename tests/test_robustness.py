@@ -17,7 +17,16 @@ from sensegen import api
 pytestmark = pytest.mark.heavy
 
 # The alternating schedule covers both the D phase and the G phase.
-FLAGS = ("--schedule=alternating", "--checkpoint_every=5", "--rounds=3", "--g_steps_per_round=8")
+# The smallest model: the launches cost start-up and compilation, not steps.
+FLAGS = (
+  "--schedule=alternating",
+  "--checkpoint_every=5",
+  "--rounds=3",
+  "--g_steps_per_round=8",
+  "--lstm_layers=1",
+  "--lstm_units=8",
+  "--mixtures=2",
+)
 
 
 def _start(workdir, output=subprocess.PIPE):
