@@ -9,7 +9,7 @@ workers start (they inherit its environment), and removes it at the end:
 XLA compiles at optimisation level 0: the suite's tiny models spend far more time in
 compilation than in execution (a smoke run: 30 s -> 22 s), and results agree with the
 default level to float tolerance; comparisons that need bitwise equality run both sides
-under the same flags.
+under the same flags. Launchers are not re-executed under tcmalloc.
 """
 
 import os
@@ -17,6 +17,9 @@ import shutil
 import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Launcher subprocesses keep the allocator they start with: re-executing under tcmalloc would
+# pay Python's start-up twice per launch (tests/test_allocator.py tests the re-exec itself).
+os.environ.setdefault("SENSEGEN_TCMALLOC", "0")
 _FAST_COMPILE = "--xla_backend_optimization_level=0"
 if _FAST_COMPILE not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_FAST_COMPILE}".strip()
