@@ -185,6 +185,13 @@ def load(cfg: Config, min_length: int) -> RunData:
   )
 
 
+def load_for_training(cfg: Config) -> RunData:
+  """`load` with the series a training run keeps: long enough for a discriminator window
+  and a truncated-BPTT chunk. The weight-temperature fit of `--mode=calibrate` reads the
+  same data, so that it repeats the fit at the end of training."""
+  return load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+
+
 def dataset_record(run_data: RunData) -> dict:
   """What a trained model needs to know about its data (written as dataset.json)."""
   ds = run_data.train

@@ -172,7 +172,7 @@ def _calibrate(cli) -> int:
   cfg = dataclasses.replace(
     gen.config, weight_temperature=0.0, calibration_windows=cli.calibration_windows
   )
-  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  run_data = input_pipeline.load_for_training(cfg)
   schedule = train_lib.schedule_class(cfg.schedule)(cfg, run_data, gen.model)
   fit = schedule.fit_weight_temperature(gen.params, schedule.key)
   calibration.write(cli.workdir, fit)

@@ -42,7 +42,7 @@ def prepare(cfg: Config) -> loop.Trainer:
   if saved is not None:
     config_compat.check_resume(cfg, saved, config_path)
   precision.log(cfg.lstm_impl, jax.devices()[0])
-  run_data = input_pipeline.load(cfg, min_length=max(cfg.window, cfg.bptt_steps + 1))
+  run_data = input_pipeline.load_for_training(cfg)
   logging.info(
     "data: %d training sessions (%d steps), %d held-out sessions (%d steps); channels %s",
     len(run_data.train.series),
