@@ -7,8 +7,10 @@ only in how they sample share one training run), then evaluates 256 windows of 4
 with `--mode=evaluate` and the row's sampling flags. Every run is an ordinary launcher
 run directory under `--root`, so rerunning resumes and `metrics.jsonl` / `eval/report.json`
 can be read afterwards. Prints one JSON line per (row, seed) and one summary line per row
-(mean and std over seeds). Rows at the ablation budget (8,000 generator steps, ~4 CPU
-minutes each on 2 cores) isolate one method each; `main` is `launch/har_quick.flags`.
+(mean and std over seeds); `--table FILE...` turns such output, of one or several
+invocations, into the README's markdown table. Rows at the ablation budget (8,000
+generator steps, ~4 CPU minutes each on 2 cores) isolate one method each; `main` is
+`launch/har_quick.flags`.
 """
 
 import argparse
@@ -38,6 +40,7 @@ _BASE = (
   "--eval_every=8000",
   "--eval_windows=128",
   "--checkpoint_every=2000",
+  "--calibration_windows=0",  # Rows sample at weight temperature 1 or their own value.
 )
 _PAPER_TRAINING = ("--optimizer=rmsprop", "--lr_decay=1.0", "--learning_rate=0.002")
 _ADAM = ("--optimizer=adam", "--lr_decay=0.1", "--learning_rate=0.003")
@@ -115,23 +118,67 @@ def run_row(name: str, seed: int, root: str) -> dict:
   }
 
 
+def summary(name: str, results: list) -> dict:
+  """Mean and std over seeds of every number of one row's results."""
+  out = {"bench": "har_ablation_summary", "row": name, "seeds": [r["seed"] for r in results]}
+  for key, value in results[0].items():
+    if isinstance(value, float):
+      vals = [r[key] for r in results]
+      out[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
+  return out
+
+
+_TABLE = (
+  ("discriminative_score", "discriminative score", "{:.3f}"),
+  ("quiet_share_synthetic", "quiet share synthetic", "{:.3f}"),
+  ("quiet_share_real", "quiet share real", "{:.3f}"),
+  ("window_std_ks", "window-std KS", "{:.3f}"),
+  ("eval_nll", "held-out NLL", "{:.3f}"),
+  ("dcr_ratio", "DCR ratio", "{:.2f}"),
+  ("membership_auc", "membership AUC", "{:.3f}"),
+)
+
+
+def table(paths: list) -> str:
+  """A markdown table (mean +- std over seeds per row) of the per-run JSON lines in
+  `paths` (this script's output, possibly of several invocations); the last line of a
+  (row, seed) wins."""
+  runs = {}
+  for path in paths:
+    with open(path) as f:
+      for line in f:
+        r = json.loads(line)
+        if r.get("bench") == "har_ablation":
+          runs[(r["row"], r["seed"])] = r
+  lines = [
+    "| row | seeds | " + " | ".join(title for _, title, _ in _TABLE) + " |",
+    "|---" * (len(_TABLE) + 2) + "|",
+  ]
+  for name in [n for n in ROWS if any(row == n for row, _ in runs)]:
+    s = summary(name, [r for (row, _), r in sorted(runs.items()) if row == name])
+    cells = [f"{fmt.format(s[k]['mean'])} +- {fmt.format(s[k]['std'])}" for k, _, fmt in _TABLE]
+    lines.append(f"| `{name}` | {len(s['seeds'])} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__)
   p.add_argument("--rows", nargs="+", default=["all"], help=f"'all' or some of {list(ROWS)}")
   p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
   p.add_argument("--root", default="runs/ablation")
+  p.add_argument(
+    "--table", nargs="+", metavar="JSONL", help="print the markdown table of earlier output"
+  )
   args = p.parse_args()
+  if args.table:
+    print(table(args.table))
+    return
   names = list(ROWS) if args.rows == ["all"] else args.rows
   for name in names:
     results = [run_row(name, seed, args.root) for seed in args.seeds]
     for r in results:
       print(json.dumps(r), flush=True)
-    summary = {"bench": "har_ablation_summary", "row": name, "seeds": args.seeds}
-    for key, value in results[0].items():
-      if isinstance(value, float):
-        vals = [r[key] for r in results]
-        summary[key] = {"mean": float(np.mean(vals)), "std": float(np.std(vals))}
-    print(json.dumps(summary), flush=True)
+    print(json.dumps(summary(name, results)), flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,28 @@ def test_fit_finds_the_temperature_whose_quiet_share_matches():
   assert [wt for wt, _ in fit["tried"]] == sorted(tried)
 
 
+def test_the_search_ends_one_finest_step_either_side_of_the_best():
+  real = _windows(0.3, seed=1)
+  # Share 0.3 at weight temperature 0.8625, between the 0.025 grid's points.
+  draw = lambda wt: _windows(float(np.clip(0.3 - 4.0 * (wt - 0.8625), 0.0, 1.0)))
+  fit = calibration.fit_weight_temperature(draw, real)
+  assert fit["weight_temperature"] == pytest.approx(0.8625)
+  assert {0.85, 0.8625, 0.875} <= set(np.round([wt for wt, _ in fit["tried"]], 6))
+
+
+def test_a_search_around_a_previous_fit_skips_the_coarse_grid():
+  real = _windows(0.3, seed=1)
+  drawn = []
+
+  def draw(wt):
+    drawn.append(wt)
+    return _windows(float(np.clip(0.3 - 2.0 * (wt - 0.9), 0.0, 1.0)))
+
+  fit = calibration.fit_weight_temperature(draw, real, around=0.95)
+  assert fit["weight_temperature"] == pytest.approx(0.9)
+  assert len(drawn) == 7 and 1.3 not in drawn and 0.7 not in drawn
+
+
 def test_ties_go_to_the_temperature_nearest_one():
   fit = calibration.fit_weight_temperature(lambda wt: _windows(0.3), _windows(0.3, seed=1))
   assert fit["weight_temperature"] == 1.0
