@@ -68,6 +68,7 @@ def report(result: dict, wall: list, cpu: list) -> None:
   result.update(
     median_s=statistics.median(wall),
     min_s=min(wall),
+    wall_s=wall,
     iters=len(wall),
     median_cpu_s=statistics.median(cpu),
     jax=jax.__version__,

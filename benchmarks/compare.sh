@@ -11,7 +11,7 @@
 #               environment's LD_PRELOAD; glibc: both under glibc's malloc; tcmalloc: both
 #               under tcmalloc (`python -m sensegen.allocator` finds it).
 # Every JSON line names the allocator its framework ran under ("allocator").
-# Takes ~5 minutes on an idle 2-core CPU.
+# Takes ~6-7 minutes on an idle 2-core CPU with IMPLS=fused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,8 +66,9 @@ log "matmul peak"
 "$PY" benchmarks/matmul_peak.py --n 2048 --iters 20
 torch_ref --mode matmul --n 2048 --iters 20
 
-# batch, T, timed iterations (fewer for the large window: one step takes seconds).
-for config in "32 100 10" "128 100 5" "256 400 2"; do
+# batch, T, timed iterations (fewer for the large window: one step takes seconds; at least
+# 5 there, since the first timed steps after compilation can take 2-3x the steady time).
+for config in "32 100 10" "128 100 5" "256 400 5"; do
   read -r batch steps iters <<<"$config"
   log "train step B=$batch T=$steps"
   for impl in $IMPLS; do

@@ -50,6 +50,7 @@ def test_train_step_json(outputs):
   assert _TIMING | {"timesteps_per_s", "achieved_gflops", "batch", "T", "impl", "units"} <= set(r)
   assert (r["batch"], r["T"], r["impl"], r["layers"], r["units"]) == (4, 5, "fused", 1, 8)
   assert r["timesteps_per_s"] > 0 and r["achieved_gflops"] > 0
+  assert len(r["wall_s"]) == r["iters"] and min(r["wall_s"]) == r["min_s"]
 
 
 def test_sample_json(outputs):
