@@ -10,7 +10,7 @@ windows'; held-out data stays untouched for the evaluation.
 """
 
 import os
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 import scipy.stats
@@ -31,17 +31,13 @@ with the weight temperature (for one `har_quick` run, from 27% to 9% quiet windo
 0.85 and 0.9)."""
 
 
-def fit_weight_temperature(
-  draw: Callable[[float], np.ndarray], real: np.ndarray, around: Optional[float] = None
-) -> dict:
+def fit_weight_temperature(draw: Callable[[float], np.ndarray], real: np.ndarray) -> dict:
   """The weight temperature whose windows' stds match `real`'s best.
 
   Args:
     draw: weight temperature -> generated windows `[N, L, D]` (normalised). Drawing every
       candidate with the same key makes their differences those of the temperature alone.
     real: training windows `[M, L, D]` (normalised).
-    around: start the search here instead of at `COARSE` (a previous fit of the same
-      run: 7 draws instead of 13).
 
   Returns:
     {"weight_temperature": the best, "window_std_ks": its KS statistic, "tried": [[weight
@@ -56,7 +52,7 @@ def fit_weight_temperature(
       ks[wt] = float(scipy.stats.ks_2samp(real_std, window_std(draw(wt))).statistic)
 
   best = lambda: min(ks, key=lambda wt: (ks[wt], abs(wt - 1.0)))
-  for wt in COARSE if around is None else (around,):
+  for wt in COARSE:
     score(wt)
   for offsets in FINE_STEPS:
     centre = best()

@@ -36,19 +36,6 @@ def test_the_search_ends_one_finest_step_either_side_of_the_best():
   assert {0.85, 0.8625, 0.875} <= set(np.round([wt for wt, _ in fit["tried"]], 6))
 
 
-def test_a_search_around_a_previous_fit_skips_the_coarse_grid():
-  real = _windows(0.3, seed=1)
-  drawn = []
-
-  def draw(wt):
-    drawn.append(wt)
-    return _windows(float(np.clip(0.3 - 2.0 * (wt - 0.9), 0.0, 1.0)))
-
-  fit = calibration.fit_weight_temperature(draw, real, around=0.95)
-  assert fit["weight_temperature"] == pytest.approx(0.9)
-  assert len(drawn) == 7 and 1.3 not in drawn and 0.7 not in drawn
-
-
 def test_ties_go_to_the_temperature_nearest_one():
   fit = calibration.fit_weight_temperature(lambda wt: _windows(0.3), _windows(0.3, seed=1))
   assert fit["weight_temperature"] == 1.0

@@ -42,7 +42,7 @@ class AlternatingSchedule(Schedule):
     """Lines 2-4 of Algorithm 1, then D's accuracy on data it never saw; the round's row."""
     cfg, r = self.cfg, position.round
     round_key = jax.random.fold_in(self.key, r)
-    fit = self.fit_weight_temperature(state.g.params, round_key, local=True)
+    fit = self.fit_weight_temperature(state.g.params, round_key)
     rng = np.random.default_rng([cfg.seed, r, D_TRAIN])
     # Generated windows follow the real windows' label sequences when conditioned.
     real, labels = self.real_windows(self.run_data.train, cfg.d_batch, rng)

@@ -31,7 +31,6 @@ class Schedule:
     key: the run's root `jax.random` key.
     weight_temperature: what its samples are drawn with: `--weight_temperature`, or the
       latest fitted value (`fit_weight_temperature`) when that flag is 0.
-    fitted: whether `weight_temperature` was fitted in this process.
   """
 
   trains_critic = False
@@ -43,7 +42,6 @@ class Schedule:
     self.key = jax.random.key(cfg.seed)
     self.output_map = output_map(run_data)
     self.weight_temperature = cfg.weight_temperature or 1.0
-    self.fitted = False
 
   @classmethod
   def check(cls, cfg: Config) -> None:
@@ -105,11 +103,9 @@ class Schedule:
     )
     return drawn if conditioned else (drawn, None)
 
-  def fit_weight_temperature(self, params, key, local: bool = False) -> dict:
+  def fit_weight_temperature(self, params, key) -> dict:
     """Fits the weight temperature of the samples to training windows (`calibration`) when
-    `--weight_temperature` is 0; {} when the run keeps a fixed one. `local` searches only
-    around this process's previous fit, if any: the discriminator rounds after the first
-    do, at about half the cost; the end of training searches the whole grid again.
+    `--weight_temperature` is 0; {} when the run keeps a fixed one.
 
     Not with --dp: the fit reads the private training data outside the privacy accounting.
     """
@@ -122,10 +118,8 @@ class Schedule:
     draw = lambda wt: self.sample_windows(
       params, key, len(real), cfg.window, labels, weight_temperature=wt
     )
-    around = self.weight_temperature if local and self.fitted else None
-    fit = calibration.fit_weight_temperature(draw, real, around)
+    fit = calibration.fit_weight_temperature(draw, real)
     self.weight_temperature = fit["weight_temperature"]
-    self.fitted = True
     logging.info(
       "weight temperature fitted: %g (window-std KS %.3f)",
       fit["weight_temperature"],
