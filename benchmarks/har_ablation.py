@@ -14,6 +14,7 @@ generator steps, ~4 CPU minutes each on 2 cores) isolate one method each; `main`
 """
 
 import argparse
+import collections
 import json
 import os
 import subprocess
@@ -150,12 +151,15 @@ def table(paths: list) -> str:
         r = json.loads(line)
         if r.get("bench") == "har_ablation":
           runs[(r["row"], r["seed"])] = r
+  by_row = collections.defaultdict(list)
+  for (row, _), r in sorted(runs.items()):
+    by_row[row].append(r)
   lines = [
     "| row | seeds | " + " | ".join(title for _, title, _ in _TABLE) + " |",
     "|---" * (len(_TABLE) + 2) + "|",
   ]
-  for name in [n for n in ROWS if any(row == n for row, _ in runs)]:
-    s = summary(name, [r for (row, _), r in sorted(runs.items()) if row == name])
+  for name in (n for n in ROWS if n in by_row):
+    s = summary(name, by_row[name])
     cells = [f"{fmt.format(s[k]['mean'])} +- {fmt.format(s[k]['std'])}" for k, _, fmt in _TABLE]
     lines.append(f"| `{name}` | {len(s['seeds'])} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
