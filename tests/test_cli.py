@@ -18,14 +18,16 @@ from sensegen.errors import ConfigError
 
 # The design card's command at a size that finishes in seconds: every size flag of
 # har.flags overridden, its Algorithm 1 replaced by plain NLL training.
+# The model, data and sampling sizes of launch/smoke.flags, so that the programs compiled
+# for the suite's smoke runs serve this run too (the persistent compilation cache).
 TINY = (
   "--schedule=nll",
-  "--lstm_layers=1",
-  "--lstm_units=8",
-  "--dense_units=8",
-  "--mixtures=2",
+  "--lstm_layers=2",
+  "--lstm_units=16",
+  "--dense_units=16",
+  "--mixtures=4",
   "--batch_size=4",
-  "--bptt_steps=10",
+  "--bptt_steps=20",
   "--train_steps=6",
   "--log_every=3",
   "--eval_every=3",
@@ -33,6 +35,9 @@ TINY = (
   "--window=50",
   "--eval_windows=8",
   "--calibration_windows=8",
+  "--lstm_impl=scan",
+  "--burn_in=100",
+  "--learning_rate=0.005",
 )
 PROGRESS = re.compile(r"^step \d+/\d+ .* [\d.]+ steps/s +ETA \d+m\d\ds$")
 SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "sensegen", "data_prep")
@@ -177,7 +182,7 @@ def design_card_run(tmp_path_factory):
 def test_design_card_command_runs_from_another_directory(design_card_run):
   workdir, _ = design_card_run
   config = (workdir / "config.json").read_text()
-  assert '"rounds": 200' in config and '"lstm_units": 8' in config  # har.flags, then TINY
+  assert '"rounds": 200' in config and '"lstm_units": 16' in config  # har.flags, then TINY
   assert (workdir / "metrics.jsonl").is_file()
 
 
