@@ -81,5 +81,6 @@ for config in "1 400 5" "256 400 3"; do
   read -r num length iters <<<"$config"
   log "sampling N=$num L=$length"
   "$PY" benchmarks/sample.py --num "$num" --length "$length" --iters "$iters"
+  "$PY" benchmarks/sample.py --num "$num" --length "$length" --iters "$iters" --matvec_floor
   torch_ref --mode sample --n "$num" --steps "$length" --iters "$iters"
 done

@@ -1,11 +1,16 @@
 """Each benchmark script runs on a tiny model and prints one JSON line (no speed checks)."""
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 
+import jax
+import numpy as np
 import pytest
+
+from sensegen import models
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = [pytest.mark.xdist_group("benchmarks"), pytest.mark.heavy]
@@ -71,3 +76,24 @@ def test_every_line_names_the_allocator_it_ran_under(outputs):
 
 def test_compare_script_parses():
   subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", "compare.sh")], check=True)
+
+
+def test_matvec_floor_does_the_stack_s_matmuls():
+  """`sample.py --matvec_floor` times x_l = tanh(([x_{l-1}, h] @ W_l)[:, :H]) per layer and
+  step, with the generator's own kernels (numpy reference)."""
+  sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
+  try:
+    sample_bench = importlib.import_module("sample")
+  finally:
+    sys.path.pop(0)
+  gen = models.Generator(channels=2, lstm_layers=2, lstm_units=4, dense_units=3, mixtures=2)
+  variables = gen.init(jax.random.key(0), gen.zero_state(1), np.zeros((1, 2, 2), np.float32))
+  got = sample_bench._matvecs_only(variables, 3, 5)  # pylint: disable=protected-access
+  kernels = [np.asarray(variables["params"]["lstm"][f"kernel_{i}"]) for i in range(2)]
+  h = np.zeros((3, 4), np.float32)
+  for _ in range(5):
+    x = h[:, :2]
+    for kernel in kernels:
+      x = np.tanh((np.concatenate([x, h], axis=-1) @ kernel)[:, :4])
+    h = x
+  np.testing.assert_allclose(got, h, rtol=1e-5, atol=1e-6)
