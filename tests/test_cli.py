@@ -17,9 +17,9 @@ from sensegen import terminal
 from sensegen.errors import ConfigError
 
 # The design card's command at a size that finishes in seconds: every size flag of
-# har.flags overridden, its Algorithm 1 replaced by plain NLL training.
-# The model, data and sampling sizes of launch/smoke.flags, so that the programs compiled
-# for the suite's smoke runs serve this run too (the persistent compilation cache).
+# har.flags overridden with launch/smoke.flags' values (so that the programs compiled for
+# the suite's smoke runs can serve it from the compilation cache), its Algorithm 1 replaced
+# by plain NLL training.
 TINY = (
   "--schedule=nll",
   "--lstm_layers=2",
