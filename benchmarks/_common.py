@@ -17,9 +17,11 @@ from sensegen import allocator  # pylint: disable=g-import-not-at-top
 allocator.reexec_under_tcmalloc()
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from sensegen import config  # noqa: E402
 from sensegen import models  # noqa: E402
+from sensegen import steps  # noqa: E402
 
 
 def model_parser(description: str) -> argparse.ArgumentParser:
@@ -42,6 +44,22 @@ def generator(args) -> models.Generator:
     mixtures=args.mixtures,
     lstm_impl=getattr(args, "impl", config.DEFAULT_LSTM_IMPL),
   )
+
+
+def train_inputs(args, gen: models.Generator) -> tuple:
+  """(batch, train state, zero recurrent state) of a generator step at `[args.batch,
+  args.steps]` on Gaussian noise, RMSProp with clipping, the timing scripts' common input."""
+  x = np.random.default_rng(0).normal(size=(args.batch, args.steps + 1, args.channels))
+  x = x.astype(np.float32)
+  batch = jax.device_put(
+    {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.zeros(args.batch, bool)}
+  )
+  tx = steps.make_optimizer(1e-3, 0.9, 1.0)
+  # Jitted: an eager init compiles every initialiser op by op.
+  ts = jax.jit(lambda key: steps.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
+    jax.random.key(0)
+  )
+  return batch, ts, gen.zero_state(args.batch)
 
 
 def model_config(args) -> dict:

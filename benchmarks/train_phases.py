@@ -22,24 +22,23 @@ import statistics
 import sys
 import time
 
-# Run from a fresh clone without installing the package; `allocator` imports nothing heavy,
-# so the PyTorch side needs no JAX.
+# Run from a fresh clone without installing the package; `allocator` and `precision` import
+# nothing heavy, so the PyTorch side needs no JAX.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sensegen import allocator  # noqa: E402
+from sensegen import precision  # noqa: E402
 
 
 def _cpu() -> str:
-  """The CPU's model name and whether it has AVX-512 / bf16 (/proc/cpuinfo on Linux)."""
+  """The CPU's model name and its AVX-512 / bf16 flags (/proc/cpuinfo on Linux)."""
   try:
     with open("/proc/cpuinfo", encoding="utf-8") as f:
       info = f.read()
   except OSError:
     return platform.machine()
-  fields = [l.split(":", 1) for l in info.splitlines() if ":" in l]
-  name = next((v.strip() for k, v in fields if k.strip() == "model name"), "")
-  flags = set(next((v.split() for k, v in fields if k.strip() == "flags"), []))
-  extras = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+  name = next((l.partition(":")[2].strip() for l in info.splitlines() if "model name" in l), "")
+  extras = sorted(precision.cpu_flags(info) & ({"avx512f"} | precision.BF16_CPU_FLAGS))
   return f"{name} ({', '.join(extras) or 'no avx512/bf16'})"
 
 
@@ -58,19 +57,11 @@ def jax_phases(args) -> dict:
   """This project's generator (size flags of `_common`) at `[args.batch, args.steps]`."""
   import _common  # pylint: disable=import-outside-toplevel  (re-executes under tcmalloc)
   import jax  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
 
   from sensegen import steps  # pylint: disable=import-outside-toplevel
 
   gen = _common.generator(args)
-  batch = args.batch
-  x = np.random.default_rng(0).normal(size=(batch, args.steps + 1, args.channels))
-  x = x.astype(np.float32)
-  data = jax.device_put({"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.zeros(batch, bool)})
-  tx = steps.make_optimizer(1e-3, 0.9, 1.0)
-  init = lambda key: steps.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx)
-  ts = jax.jit(init)(jax.random.key(0))
-  rnn = gen.zero_state(batch)
+  data, ts, rnn = _common.train_inputs(args, gen)
   loss = lambda p: steps.sequence_nll(gen, p, rnn, data["inputs"], data["targets"])[0]
   forward, grad = jax.jit(loss), jax.jit(jax.value_and_grad(loss))
   train_step = steps.make_generator_step(gen)

@@ -11,8 +11,6 @@ import statistics
 import time
 
 import _common
-import jax
-import numpy as np
 
 from sensegen import config
 from sensegen import lstm
@@ -40,17 +38,7 @@ def main():
   args = p.parse_args()
 
   gen = _common.generator(args)
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(args.batch, args.steps + 1, args.channels)).astype(np.float32)
-  batch = jax.device_put(
-    {"inputs": x[:, :-1], "targets": x[:, 1:], "reset": np.zeros(args.batch, bool)}
-  )
-  tx = steps.make_optimizer(1e-3, 0.9, 1.0)
-  # Jitted: an eager init compiles every initialiser op by op.
-  ts = jax.jit(lambda key: steps.create_train_state(key, gen, (gen.zero_state(1), x[:1, :2]), tx))(
-    jax.random.key(0)
-  )
-  rnn = gen.zero_state(args.batch)
+  batch, ts, rnn = _common.train_inputs(args, gen)
 
   start = time.perf_counter()
   step = steps.make_generator_step(gen).lower(ts, rnn, batch).compile()
