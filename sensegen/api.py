@@ -46,7 +46,9 @@ class TrainedGenerator:
     num_labels: label ids the model is conditioned on (0: unconditioned).
     privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
     weight_temperature: what samples are drawn with by default: the value fitted to the
-      training data at the end of training (`calibration`), 1 for runs without one.
+      training data for these params (`calibration`), 1 for runs without one.
+    step: the training step the params are from: the kept generator's for a
+      `--select_generator=best_fit` run (`train.selection`), else the last.
   """
 
   model: object
@@ -61,6 +63,7 @@ class TrainedGenerator:
   privacy: dict = dataclasses.field(default_factory=dict)
   output_map: Optional[sampling.OutputMap] = None
   weight_temperature: float = 1.0
+  step: int = 0
 
   @functools.cached_property
   def sample_fn(self):
@@ -181,8 +184,15 @@ def train(cfg: Config) -> TrainedGenerator:
   return load(cfg.workdir)
 
 
-def load(workdir: str) -> TrainedGenerator:
-  """Restores the latest checkpoint of the run in `workdir`."""
+def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
+  """The generator of the run in `workdir`, from its latest checkpoint: the one the run
+  kept (`--select_generator`).
+
+  `checkpoint`: a checkpoint id (a directory name under `checkpoints/`) to load the
+  generator that was training at that checkpoint instead, e.g. an earlier round's when the
+  run kept it (`--keep_checkpoints`); it draws with the run's fitted weight temperature
+  unless given another. Raises ConfigError for an id the run does not hold.
+  """
   cfg = read_config(workdir)
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
@@ -194,14 +204,21 @@ def load(workdir: str) -> TrainedGenerator:
   critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
   fresh = experiment.init_state(cfg, model_channels, num_labels, critic_state=critic_state)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
-  found = ckpt.restore_latest(fresh.tree())
+  if checkpoint is not None and checkpoint not in ckpt.steps():
+    raise ConfigError(f"{workdir}/checkpoints holds no checkpoint {checkpoint} ({ckpt.steps()})")
+  found = (
+    ckpt.restore_latest(fresh.like)
+    if checkpoint is None
+    else (checkpoint, *ckpt.restore(checkpoint, fresh.like))
+  )
   ckpt.close()
   if found is None:
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint: train the run first")
   _, tree, meta = found
+  kept = "best" in tree and checkpoint is None
   return TrainedGenerator(
     model=experiment.generator(cfg, model_channels, num_labels),
-    params=tree["g"].params,
+    params=tree["best"] if kept else tree["g"].params,
     config=cfg,
     normaliser=normaliser,
     channels=channels,
@@ -212,6 +229,7 @@ def load(workdir: str) -> TrainedGenerator:
     privacy=meta.get("privacy") or {},
     output_map=output_map,
     weight_temperature=calibration.read(workdir),
+    step=meta["best"]["step"] if kept else meta["step"],
   )
 
 

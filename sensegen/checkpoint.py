@@ -8,6 +8,7 @@ leaves only whole checkpoints; a damaged one is skipped with a warning.
 
 import logging
 import os
+from typing import Callable, Union
 
 import jax
 import orbax.checkpoint as ocp
@@ -43,23 +44,34 @@ class Checkpointer:
     )
     self._manager.wait_until_finished()
 
-  def restore_latest(self, like):
+  def read_meta(self, step: int) -> dict:
+    """The meta dict of checkpoint `step` (without reading its arrays)."""
+    restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+    return dict(restored["meta"])
+
+  def restore(self, step: int, like: Union[Callable, object]) -> tuple:
+    """(state, meta) of checkpoint `step`; `like` as for `restore_latest`."""
+    tree = like(self.read_meta(step)) if callable(like) else like
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+    restored = self._manager.restore(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+      ),
+    )
+    return restored["state"], dict(restored["meta"])
+
+  def restore_latest(self, like: Union[Callable, object]):
     """The newest restorable checkpoint as (step, state, meta), or None if there is none.
 
-    `like` is a pytree of the same structure as the saved state (e.g. a fresh one).
+    `like` is a pytree of the same structure as the saved state (e.g. a fresh one), or a
+    function of a checkpoint's meta dict returning it (for states whose structure varies).
     Checkpoints that fail to restore are skipped with a warning, newest first.
     """
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     steps = self.steps()
     for step in reversed(steps):
       try:
-        restored = self._manager.restore(
-          step,
-          args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
-          ),
-        )
-        return step, restored["state"], dict(restored["meta"])
+        return (step, *self.restore(step, like))
       except Exception as err:  # Orbax raises many types for damaged files.
         logging.warning(
           "checkpoint %d is damaged (%s: %s); trying an older one",

@@ -22,6 +22,7 @@ __all__ = [
   "MODES",
   "OPTIMIZERS",
   "SCHEDULES",
+  "SELECTIONS",
   "effective_lstm_impl",
   "validate",
 ]
@@ -43,6 +44,9 @@ LSTM_IMPLS = ("scan", "fused", "bf16")
 # The LSTM implementation of a new run that does not name one; a resumed run keeps its own.
 DEFAULT_LSTM_IMPL = "fused"
 CONDITIONS = ("", "activity")
+# Which of a run's generators its sampling, evaluation and `load` use (see
+# `train.selection`).
+SELECTIONS = ("best_fit", "best_judge", "last")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +224,14 @@ class Config:
     "phase and at the end of training, when --weight_temperature=0 (0: no fit; not with --dp).",
     run=True,
   )
+  select_generator: str = _f(
+    "best_fit",
+    "The generator a run samples with, among those fitted at the discriminator phases and "
+    "at the end: best_fit (lowest window-std KS of its fit against training windows), "
+    "best_judge (lowest feature-judge score of its fitted windows against training windows) "
+    "or last. Without a fit, the last.",
+    run=True,
+  )
   burn_in: int = _f(
     DEFAULT_BURN_IN,
     "Generated steps discarded before each returned series, so that it starts anywhere in a "
@@ -324,6 +336,7 @@ def validate(cfg: Config) -> Config:
     ("covariance", COVARIANCES),
     ("lstm_impl", ("", *LSTM_IMPLS)),
     ("condition_on", CONDITIONS),
+    ("select_generator", SELECTIONS),
   ):
     if getattr(cfg, name) not in allowed:
       raise ConfigError(

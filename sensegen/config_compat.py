@@ -75,6 +75,7 @@ LEGACY_VALUES = {
   "scheduled_sampling": 0.0,
   "calibration_windows": 0,
   "lstm_impl": "scan",
+  "select_generator": "last",
 }
 
 

@@ -204,7 +204,11 @@ def run(cli: Config) -> int:
   if gen.num_labels:
     report["activity"] = activity_report(cfg, gen, run_data, ids)
   if not cfg.synthetic:
-    report["sampling"] = {"temperature": cfg.temperature, **_sampling(cfg, gen)}
+    report["sampling"] = {
+      "temperature": cfg.temperature,
+      **_sampling(cfg, gen),
+      "generator_step": gen.step,
+    }
   if gen.privacy:
     report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")

@@ -47,19 +47,31 @@ class RunState:
     d: the paper's discriminator's train state.
     rnn: `[layers, 2, B, H]` recurrent state carried between truncated-BPTT chunks.
     c: the adversarial critic's train state (None for schedules without a critic).
+    best: the generator params a `--select_generator=best_fit` run has kept so far (None
+      before its first fit; see `train.selection`).
   """
 
   g: steps.TrainState
   d: steps.TrainState
   rnn: jax.Array
   c: Optional[steps.TrainState] = None
+  best: Optional[dict] = None
 
   def tree(self) -> dict:
-    """The checkpoint's pytree: a dict keyed "g", "d", "rnn" (and "c"), as runs have always
-    written it."""
+    """The checkpoint's pytree: a dict keyed "g", "d", "rnn" (and "c", "best" when held),
+    as runs have always written it."""
     tree = {"g": self.g, "d": self.d, "rnn": self.rnn}
-    if self.c is not None:
-      tree["c"] = self.c
+    for name in ("c", "best"):
+      if getattr(self, name) is not None:
+        tree[name] = getattr(self, name)
+    return tree
+
+  def like(self, meta: dict) -> dict:
+    """The pytree of a checkpoint with `meta` (`Position.to_json`), from this fresh state:
+    with "best" when that checkpoint kept a generator."""
+    tree = self.tree()
+    if meta.get("best"):
+      tree["best"] = self.g.params
     return tree
 
   @classmethod

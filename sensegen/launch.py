@@ -154,7 +154,8 @@ def _sample(cfg) -> int:
 
 
 def _calibrate(cli) -> int:
-  """Fits the weight temperature of a trained run, as its training does at the end."""
+  """Fits the weight temperature of the generator a trained run samples with, as its
+  training does at the end."""
   from sensegen import api, calibration, input_pipeline
   from sensegen import train as train_lib
 
@@ -175,7 +176,7 @@ def _calibrate(cli) -> int:
   run_data = input_pipeline.load_for_training(cfg)
   schedule = train_lib.schedule_class(cfg.schedule)(cfg, run_data, gen.model)
   fit = schedule.fit_weight_temperature(gen.params, schedule.key)
-  calibration.write(cli.workdir, fit)
+  calibration.write(cli.workdir, {"step": gen.step, **fit})
   logging.info("wrote %s", os.path.join(cli.workdir, calibration.FILE))
   return 0
 

@@ -82,8 +82,9 @@ def test_every_line_names_the_allocator_it_ran_under(outputs):
     assert r["allocator"] in ("tcmalloc", "glibc", "unknown"), name
 
 
-def test_compare_script_parses():
-  subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", "compare.sh")], check=True)
+@pytest.mark.parametrize("script", ["compare.sh", "gpu.sh"])
+def test_shell_scripts_parse(script):
+  subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", script)], check=True)
 
 
 def test_matvec_floor_does_the_stack_s_matmuls():
@@ -105,35 +106,3 @@ def test_matvec_floor_does_the_stack_s_matmuls():
       x = np.tanh((np.concatenate([x, h], axis=-1) @ kernel)[:, :4])
     h = x
   np.testing.assert_allclose(got, h, rtol=1e-5, atol=1e-6)
-
-
-def _write_json(path, obj):
-  path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(obj))
-
-
-def test_best_round_keeps_the_generator_of_the_best_fit(tmp_path, monkeypatch):
-  """Rounds fitted at steps 0 / 4 / 8 with KS 0.5 / 0.1 / 0.3, final fit 0.2 at step 10:
-  the copy ends at step 4's checkpoint and samples with that round's weight temperature."""
-  run = tmp_path / "run"
-  rows = [
-    {"round": i + 1, "step": 4 * i, "window_std_ks": ks, "weight_temperature": wt}
-    for i, (ks, wt) in enumerate([(0.5, 0.7), (0.1, 0.9), (0.3, 1.1)])
-  ] + [{"step": 10, "train_nll": -1.0}]
-  (run / "metrics.jsonl").parent.mkdir()
-  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-  _write_json(run / "sampling.json", {"weight_temperature": 1.0, "window_std_ks": 0.2})
-  for ckpt, step in [(1, 0), (2, 4), (3, 4), (4, 8), (5, 10)]:
-    _write_json(run / "checkpoints" / str(ckpt) / "meta" / "metadata", {"step": step})
-  sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
-  try:
-    best_round = importlib.import_module("best_round")
-  finally:
-    sys.path.pop(0)
-  monkeypatch.setattr(sys, "argv", ["best_round.py", f"--workdir={run}"])
-  best_round.main()
-  best = tmp_path / "run_best"
-  assert sorted(p.name for p in (best / "checkpoints").iterdir()) == ["1", "2", "3"]
-  fit = json.loads((best / "sampling.json").read_text())
-  assert (fit["weight_temperature"], fit["window_std_ks"], fit["step"]) == (0.9, 0.1, 4)
-  assert len(list((run / "checkpoints").iterdir())) == 5  # The run itself is left as it was.

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -13,6 +14,7 @@ from launch_util import REPO, launch, launch_in_process
 from sensegen import api
 from sensegen import metrics
 from sensegen import tensorboard
+from sensegen.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,10 @@ def test_sample_npz_and_csv(trained, tmp_path):
 
 
 def test_alternating_schedule_logs_rounds(tmp_path):
-  assert launch_in_process(f"--workdir={tmp_path}", "--schedule=alternating") == 0
+  assert (
+    launch_in_process(f"--workdir={tmp_path}", "--schedule=alternating", "--keep_checkpoints=10")
+    == 0
+  )
   rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
   rounds = [r for r in rows if "round" in r]
   assert [r["round"] for r in rounds] == [1, 2]
@@ -130,16 +135,45 @@ def test_alternating_schedule_logs_rounds(tmp_path):
   # Each discriminator phase draws with the weight temperature fitted just before it; the
   # end of training fits once more for the final parameters.
   fit = json.loads((tmp_path / "sampling.json").read_text())
-  assert fit["step"] == 20
+  assert fit["last_step"] == 20
   assert [fit["weight_temperature"], fit["window_std_ks"]] in fit["tried"]
   assert fit["window_std_ks"] == min(ks for _, ks in fit["tried"])
   assert all(r["weight_temperature"] > 0 for r in rounds)
-  # --mode=calibrate on the trained run repeats the end-of-training fit.
+  # The run samples with the generator of the best fit (ties: the earlier), and logs which
+  # rounds' generators it kept on the way.
+  candidates = [(r["window_std_ks"], r["step"]) for r in rounds]
+  candidates.append((fit["last_window_std_ks"], 20))
+  assert (fit["window_std_ks"], fit["step"]) == min(candidates)
+  first, second = (r["window_std_ks"] for r in rounds)
+  assert [r["kept"] for r in rounds] == [True, second < first]
+  gen = api.load(str(tmp_path))
+  assert (gen.step, gen.weight_temperature) == (fit["step"], fit["weight_temperature"])
+  # An older checkpoint's training generator, on request; an id the run lacks is refused.
+  ids = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+  older = api.load(str(tmp_path), checkpoint=ids[0])
+  latest = api.load(str(tmp_path), checkpoint=ids[-1])
+  assert older.step < latest.step == 20
+  assert not np.array_equal(jax.tree.leaves(older.params)[0], jax.tree.leaves(latest.params)[0])
+  with pytest.raises(ConfigError, match=f"no checkpoint {ids[-1] + 1}"):
+    api.load(str(tmp_path), checkpoint=ids[-1] + 1)
+  # --mode=calibrate on the trained run refits that generator (with the end's random key).
   (tmp_path / "sampling.json").unlink()
   assert launch_in_process(f"--workdir={tmp_path}", "--mode=calibrate") == 0
   refit = json.loads((tmp_path / "sampling.json").read_text())
-  assert refit == {k: v for k, v in fit.items() if k != "step"}
-  assert api.load(str(tmp_path)).weight_temperature == fit["weight_temperature"]
+  assert refit["step"] == fit["step"]
+  if fit["step"] == 20:
+    assert refit["window_std_ks"] == fit["last_window_std_ks"]
+
+
+def test_best_judge_keeps_the_generator_the_feature_judge_separates_least(tmp_path):
+  flags = ("--schedule=alternating", "--select_generator=best_judge", "--calibration_windows=16")
+  assert launch_in_process(f"--workdir={tmp_path}", *flags) == 0
+  rounds = [r for r in metrics.read_rows(str(tmp_path / "metrics.jsonl")) if "round" in r]
+  fit = json.loads((tmp_path / "sampling.json").read_text())
+  candidates = [(r["judge_score"], r["step"]) for r in rounds] + [(fit["last_judge_score"], 20)]
+  assert all(0 <= score <= 0.5 for score, _ in candidates)
+  assert (fit["judge_score"], fit["step"]) == min(candidates)
+  assert api.load(str(tmp_path)).step == fit["step"]
 
 
 @pytest.mark.parametrize(
@@ -207,8 +241,13 @@ def test_evaluate_writes_report_with_baselines(trained):
   assert report["window"] == 50 and report["counts"]["synthetic"] == 64
   assert set(report["regime"]) >= {"quiet_share_real", "quiet_share_synthetic", "window_std_ks"}
   assert report["discriminative_score"]["judge"] in ("lstm", "features")
-  fitted = json.loads((trained / "sampling.json").read_text())["weight_temperature"]
-  assert report["sampling"] == {"temperature": 1.0, "weight_temperature": fitted, "burn_in": 100}
+  fitted = json.loads((trained / "sampling.json").read_text())
+  assert report["sampling"] == {
+    "temperature": 1.0,
+    "weight_temperature": fitted["weight_temperature"],
+    "burn_in": 100,
+    "generator_step": fitted["step"],
+  }
   assert set(report["baselines"]) == {"real_holdout", "train_replay", "gaussian", "ar"}
   # The memoriser is flagged by the privacy metrics.
   assert report["baselines"]["train_replay"]["dcr"]["ratio"] < 0.05

@@ -61,8 +61,14 @@ def _launch_local(workdir, *flags, timeout=240):
   return proc.returncode, err
 
 
-def _params(workdir):
-  return jax.tree.map(np.asarray, api.load(str(workdir)).params)
+def _params(workdir, kept: bool = False):
+  """The generator of the run's latest checkpoint: the one it trained last, or with `kept`
+  the one it kept for sampling (`--select_generator`: a resumed run that fits again at its
+  new end may keep its earlier end's generator)."""
+  if kept:
+    return jax.tree.map(np.asarray, api.load(str(workdir)).params)
+  latest = max(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+  return jax.tree.map(np.asarray, api.load(str(workdir), checkpoint=latest).params)
 
 
 def _cut(src, dst, step: int):
@@ -103,6 +109,8 @@ def test_two_processes_resume_a_one_process_run_and_train_like_it(runs):
   assert "2 device(s)" in err and "Traceback" not in err
   assert "resumed from checkpoint at step 2" in err
   _assert_close(_params(root / "two"), _params(root / "one_at_4"))
+  # Its end-of-training fit kept (copied) the generator of step 4 across both processes.
+  _assert_close(_params(root / "two", kept=True), _params(root / "one_at_4"))
   one, two = (metrics.read_rows(str(root / d / "metrics.jsonl")) for d in ("one", "two"))
   one = [r for r in one if r["step"] <= 4]
   assert [r["step"] for r in two] == [r["step"] for r in one]  # Process 0 alone wrote them.

@@ -230,8 +230,9 @@ def write_report(report: dict, out_dir: str, baselines=None) -> tuple:
       ),
       *(
         [
-          "Samples drawn with temperature {temperature:g}, weight temperature "
-          "{weight_temperature:g}, burn-in {burn_in} steps.".format(**report["sampling"]),
+          "Samples drawn from the generator of training step {generator_step} with "
+          "temperature {temperature:g}, weight temperature {weight_temperature:g}, burn-in "
+          "{burn_in} steps.".format(**report["sampling"]),
           "",
         ]
         if report.get("sampling")

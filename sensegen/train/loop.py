@@ -25,6 +25,7 @@ from sensegen.config import Config
 from sensegen.data import windows
 from sensegen.errors import SenseGenError
 from sensegen.train import outputs
+from sensegen.train import selection
 from sensegen.train.position import Position
 from sensegen.train.schedule import PLOT
 from sensegen.train.schedule import Schedule
@@ -126,10 +127,18 @@ class Trainer:
     """Trains per the schedule; returns False if stopped by a signal (after saving)."""
     done = self.schedule.run(self, self.state, self.position)
     if done:
-      self.save(self.state, self.position)
       fit = self.schedule.fit_weight_temperature(self.state.g.params, self.schedule.key)
+      selection.consider(self.cfg, self.state, self.position, fit)
+      self.save(self.state, self.position)
       if fit and jax.process_index() == 0:
-        calibration.write(self.cfg.workdir, {"step": self.position.step, **fit})
+        record = selection.sampling_record(self.position, fit)
+        calibration.write(self.cfg.workdir, record)
+        if record["step"] != record["last_step"]:
+          logging.info(
+            "sampling with the generator of step %d (window-std KS %.3f), not the last",
+            record["step"],
+            record["window_std_ks"],
+          )
       self.write_figures(self.state)
     self.ckpt.close()
     self.out.close()
@@ -220,14 +229,18 @@ class Trainer:
     self.ckpt.save(position.saves, state.tree(), position.to_json())
 
   def write_figures(self, state) -> None:
-    """Figures from the metrics rows and 4 generated windows (process 0 only)."""
+    """Figures from the metrics rows and 4 windows of the generator the run samples with
+    (process 0 only)."""
     if jax.process_index() != 0:
       return
     key = jax.random.fold_in(jax.random.key(self.cfg.seed), PLOT)
     labels = None if self.held_out.labels is None else self.held_out.labels[:4]
     # Host copies: computations on arrays that span other processes would wait for them.
-    params = jax.device_get(state.g.params)
-    fake = self.schedule.sample_windows(params, key, 4, self.cfg.window, labels)
+    params = jax.device_get(selection.params(state))
+    wt = self.position.best.get("weight_temperature")
+    fake = self.schedule.sample_windows(
+      params, key, 4, self.cfg.window, labels, weight_temperature=wt
+    )
     to_units = self.run_data.normaliser.denormalise
     self.out.figures(
       self.schedule, to_units(self.held_out.windows[:4]), to_units(fake), self.run_data

@@ -19,6 +19,9 @@ class Position:
     streams: positions of the truncated-BPTT data streams.
     saves: checkpoints written so far (the id of the latest).
     privacy: for --dp runs, the epsilon spent at `step`, delta, noise and unit.
+    best: the weight-temperature fit of the generator kept by `--select_generator=best_fit`
+      (`calibration.fit_weight_temperature`'s result and the "step" it was fitted at); empty
+      until the first fit.
   """
 
   step: int = 0
@@ -28,6 +31,7 @@ class Position:
   streams: Optional[windows.Streams] = None
   saves: int = 0
   privacy: dict = dataclasses.field(default_factory=dict)
+  best: dict = dataclasses.field(default_factory=dict)
 
   def to_json(self) -> dict:
     """The checkpoint's `meta` dict, keyed as runs have always written it."""
@@ -39,6 +43,7 @@ class Position:
       "streams": self.streams.to_dict(),
       "saves": self.saves,
       "privacy": self.privacy,
+      **({"best": self.best} if self.best else {}),
     }
 
   @classmethod
@@ -52,4 +57,5 @@ class Position:
       streams=windows.Streams.from_dict(meta["streams"]),
       saves=meta.get("saves", 0),
       privacy=meta.get("privacy") or {},
+      best=meta.get("best") or {},
     )

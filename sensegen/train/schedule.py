@@ -16,6 +16,7 @@ from sensegen import input_pipeline
 from sensegen import sampling
 from sensegen.config import Config
 from sensegen.data import windows
+from sensegen.evaluate import features
 
 # Purposes folded into the run's key (or seed) so that each random draw is independent.
 D_TRAIN, D_HELDOUT, PLOT, DP_NOISE, ADVERSARIAL, CRITIC, SCHEDULED_SAMPLING = 1, 2, 3, 4, 5, 6, 7
@@ -105,7 +106,9 @@ class Schedule:
 
   def fit_weight_temperature(self, params, key) -> dict:
     """Fits the weight temperature of the samples to training windows (`calibration`) when
-    `--weight_temperature` is 0; {} when the run keeps a fixed one.
+    `--weight_temperature` is 0; {} when the run keeps a fixed one. With
+    `--select_generator=best_judge` the fit also holds the feature judge's score
+    ("judge_score") of the fitted windows against those training windows.
 
     Not with --dp: the fit reads the private training data outside the privacy accounting.
     """
@@ -120,10 +123,16 @@ class Schedule:
     )
     fit = calibration.fit_weight_temperature(draw, real)
     self.weight_temperature = fit["weight_temperature"]
+    judged = ""
+    if cfg.select_generator == "best_judge":
+      scores = features.feature_scores(real, draw(fit["weight_temperature"]))
+      fit["judge_score"] = float(np.mean(scores))
+      judged = f", feature-judge score {fit['judge_score']:.3f}"
     logging.info(
-      "weight temperature fitted: %g (window-std KS %.3f)",
+      "weight temperature fitted: %g (window-std KS %.3f%s)",
       fit["weight_temperature"],
       fit["window_std_ks"],
+      judged,
     )
     return fit
 

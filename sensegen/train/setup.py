@@ -99,7 +99,7 @@ def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer, mesh=No
   logging.info(
     "generator: %s parameters", f"{sum(leaf.size for leaf in jax.tree.leaves(fresh.g.params)):,}"
   )
-  restored = ckpt.restore_latest(fresh.tree())
+  restored = ckpt.restore_latest(fresh.like)
   if restored is not None:
     _, tree, meta = restored
     position = Position.from_json(meta)
