@@ -47,8 +47,8 @@ class TrainedGenerator:
     privacy: for a --dp run, the (epsilon, delta) its parameters spent and the unit.
     weight_temperature: what samples are drawn with by default: the value fitted to the
       training data for these params (`calibration`), 1 for runs without one.
-    step: the training step the params are from: the kept generator's for a
-      `--select_generator=best_fit` run (`train.selection`), else the last.
+    step: the training step the params are from: the kept generator's
+      (`--select_generator`, `train.selection`), else the last.
   """
 
   model: object

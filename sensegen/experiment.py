@@ -47,8 +47,8 @@ class RunState:
     d: the paper's discriminator's train state.
     rnn: `[layers, 2, B, H]` recurrent state carried between truncated-BPTT chunks.
     c: the adversarial critic's train state (None for schedules without a critic).
-    best: the generator params a `--select_generator=best_fit` run has kept so far (None
-      before its first fit; see `train.selection`).
+    best: the generator params a run has kept so far by its `--select_generator` criterion
+      (None before its first fit, and with `last`; see `train.selection`).
   """
 
   g: steps.TrainState

@@ -19,9 +19,9 @@ class Position:
     streams: positions of the truncated-BPTT data streams.
     saves: checkpoints written so far (the id of the latest).
     privacy: for --dp runs, the epsilon spent at `step`, delta, noise and unit.
-    best: the weight-temperature fit of the generator kept by `--select_generator=best_fit`
-      (`calibration.fit_weight_temperature`'s result and the "step" it was fitted at); empty
-      until the first fit.
+    best: the fit of the generator kept by `--select_generator` (`Schedule.
+      fit_weight_temperature`'s result and the "step" it was fitted at); empty until the
+      first fit, and with `last`.
   """
 
   step: int = 0
