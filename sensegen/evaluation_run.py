@@ -153,6 +153,7 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
       "discriminative_score": evaluate.discriminative_score(
         real_train, synth, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2), steps=cfg.posthoc_steps
       ),
+      "regime": evaluate.regime(real_train, synth),
       "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
       "acf_distance": evaluate.acf_distance(real_train, synth),
       "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz),

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import shutil
 
@@ -7,22 +8,11 @@ import pytest
 
 from sensegen import checkpoint
 from sensegen import experiment
-from sensegen.config import Config
+from tiny_config import TINY
 
 
 def _state(seed=0):
-  cfg = Config(
-    workdir="x",
-    lstm_layers=1,
-    lstm_units=4,
-    dense_units=4,
-    mixtures=2,
-    batch_size=2,
-    d_lstm_units=4,
-    d_dense_units=2,
-    seed=seed,
-  )
-  return experiment.init_state(cfg, 1).tree()
+  return experiment.init_state(dataclasses.replace(TINY, seed=seed), 1).tree()
 
 
 def _equal(a, b):

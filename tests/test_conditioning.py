@@ -118,4 +118,6 @@ def test_evaluation_scores_each_activity_from_64_windows_each(conditioned_run):
   for name in ("1", "2"):
     score = activity["per_activity"][name]["discriminative_score"]
     assert score["judge"] in ("lstm", "features") and 0 <= score["ci95"][0] <= score["mean"]
+    regime = activity["per_activity"][name]["regime"]
+    assert 0 <= regime["quiet_share_synthetic"] <= 1 and 0 <= regime["window_std_ks"] <= 1
   assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1

@@ -131,14 +131,40 @@ def test_membership_auc_is_the_pairwise_win_rate_with_ties_as_half():
 def test_replayed_training_set_leaks():
   train, test = _noise(0, 200), _noise(1, 200)
   replay = baselines.replay_baseline(train, 200, seed=3)
-  assert ev.dcr(train, test, replay)["ratio"] < 0.05
+  dcr = ev.dcr(train, test, replay)
+  assert dcr["ratio"] < 0.05 and dcr["nndr_ratio"] < 0.05
   assert ev.membership_auc(train, test, replay) > 0.9
 
 
 def test_fresh_draw_does_not_leak():
   train, test, fresh = _noise(0, 200), _noise(1, 200), _noise(2, 200)
-  assert ev.dcr(train, test, fresh)["ratio"] == pytest.approx(1.0, abs=0.1)
+  dcr = ev.dcr(train, test, fresh)
+  assert dcr["ratio"] == pytest.approx(1.0, abs=0.1)
+  assert dcr["nndr_ratio"] == pytest.approx(1.0, abs=0.1)
   assert ev.membership_auc(train, test, fresh) == pytest.approx(0.5, abs=0.12)
+
+
+def test_nndr_is_blind_to_amplitude_where_dcr_is_not():
+  """Fresh windows at half the amplitude copy nothing: DCR falls, NNDR does not."""
+  train, test = _noise(0, 200), _noise(1, 200)
+  quieter = 0.5 * _noise(2, 200)
+  dcr = ev.dcr(train, test, quieter)
+  assert dcr["ratio"] < 0.9
+  assert dcr["nndr_ratio"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_nndr_medians_match_a_brute_force_search():
+  train, test, synth = _noise(0, 30, length=4), _noise(1, 20, length=4), _noise(2, 25, length=4)
+
+  def brute_median(queries):
+    flat = lambda x: x.reshape(len(x), -1)
+    d = np.sort(np.linalg.norm(flat(queries)[:, None] - flat(train)[None], axis=-1), axis=1)
+    return np.median(d[:, 0] / d[:, 1])
+
+  dcr = ev.dcr(train, test, synth)
+  assert dcr["nndr_synthetic_median"] == pytest.approx(brute_median(synth))
+  assert dcr["nndr_holdout_median"] == pytest.approx(brute_median(test))
+  assert dcr["nndr_ratio"] == pytest.approx(brute_median(synth) / brute_median(test))
 
 
 # ------------------------------------------------------ post-hoc LSTM scores
@@ -291,7 +317,14 @@ def test_evaluate_report_has_stable_keys_and_subsamples():
   assert set(report["discriminative_score"]) == {"mean", "std", "ci95", "judge", "lstm", "features"}
   assert set(report["regime"]) >= {"quiet_share_real", "quiet_share_synthetic", "window_std_ks"}
   assert set(report["predictive_score"]) == {"tstr_mae", "trtr_mae"}
-  assert set(report["dcr"]) == {"synthetic_median", "holdout_median", "ratio"}
+  assert set(report["dcr"]) == {
+    "synthetic_median",
+    "holdout_median",
+    "ratio",
+    "nndr_synthetic_median",
+    "nndr_holdout_median",
+    "nndr_ratio",
+  }
   assert report["counts"] == {"train": 200, "test": 200, "synthetic": 200}
   assert report["window"] == 32 and report["channels"] == ["x", "y"]
   for key in ("marginal_wasserstein", "acf_distance", "psd_distance"):

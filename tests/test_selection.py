@@ -7,20 +7,9 @@ import numpy as np
 
 from sensegen import checkpoint
 from sensegen import experiment
-from sensegen.config import Config
 from sensegen.train import selection
 from sensegen.train.position import Position
-
-CFG = Config(
-  workdir="x",
-  lstm_layers=1,
-  lstm_units=4,
-  dense_units=4,
-  mixtures=2,
-  batch_size=2,
-  d_lstm_units=4,
-  d_dense_units=2,
-)
+from tiny_config import TINY
 
 
 def _fit(ks, wt=1.0):
@@ -38,11 +27,11 @@ def _shift(state, by):
 
 
 def test_keeps_the_params_of_the_lowest_ks_and_ties_keep_the_earlier():
-  state, position = experiment.init_state(CFG, 1), Position()
+  state, position = experiment.init_state(TINY, 1), Position()
   kept_params = None
   for step, ks in [(0, 0.5), (10, 0.1), (20, 0.1), (30, 0.3)]:
     state, position.step = _shift(state, 1.0), step
-    if selection.consider(CFG, state, position, _fit(ks, wt=0.8 + step / 100)):
+    if selection.consider(TINY, state, position, _fit(ks, wt=0.8 + step / 100)):
       kept_params = _leaves(state.g.params)
   assert position.best == {"step": 10, **_fit(0.1, wt=0.9)}
   for got, want in zip(_leaves(selection.params(state)), kept_params):
@@ -56,7 +45,7 @@ def test_keeps_the_params_of_the_lowest_ks_and_ties_keep_the_earlier():
 
 
 def test_last_keeps_nothing_and_samples_with_the_last_fit():
-  cfg = dataclasses.replace(CFG, select_generator="last")
+  cfg = dataclasses.replace(TINY, select_generator="last")
   state, position = experiment.init_state(cfg, 1), Position(step=7)
   assert not selection.consider(cfg, state, position, _fit(0.01))
   assert state.best is None and position.best == {}
@@ -71,21 +60,21 @@ def test_last_keeps_nothing_and_samples_with_the_last_fit():
 
 
 def test_nothing_fitted_keeps_nothing():
-  state, position = experiment.init_state(CFG, 1), Position()
-  assert not selection.consider(CFG, state, position, {})
+  state, position = experiment.init_state(TINY, 1), Position()
+  assert not selection.consider(TINY, state, position, {})
   assert state.best is None
 
 
 def test_checkpoint_restores_the_kept_generator_and_older_checkpoints_without_one(tmp_path):
   ckpt = checkpoint.Checkpointer(str(tmp_path / "ck"), keep=3)
-  fresh = experiment.init_state(CFG, 1)
-  old = experiment.init_state(dataclasses.replace(CFG, seed=1), 1)
+  fresh = experiment.init_state(TINY, 1)
+  old = experiment.init_state(dataclasses.replace(TINY, seed=1), 1)
   ckpt.save(1, old.tree(), {"step": 5})  # As runs without a kept generator wrote them.
   step, tree, meta = ckpt.restore_latest(fresh.like)
   assert (step, meta) == (1, {"step": 5}) and "best" not in tree
 
   state, position = _shift(old, 2.0), Position(step=9)
-  selection.consider(CFG, state, position, _fit(0.2))
+  selection.consider(TINY, state, position, _fit(0.2))
   state = _shift(state, 3.0)  # Trains on after the kept round.
   ckpt.save(2, state.tree(), {"step": 12, "best": position.best})
   step, tree, meta = ckpt.restore_latest(fresh.like)
@@ -98,7 +87,7 @@ def test_checkpoint_restores_the_kept_generator_and_older_checkpoints_without_on
 
 
 def test_best_judge_ranks_by_the_judge_score():
-  cfg = dataclasses.replace(CFG, select_generator="best_judge")
+  cfg = dataclasses.replace(TINY, select_generator="best_judge")
   state, position = experiment.init_state(cfg, 1), Position()
   for step, ks, judge in [(0, 0.1, 0.4), (10, 0.3, 0.2), (20, 0.05, 0.25)]:
     position.step = step

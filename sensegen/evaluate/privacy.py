@@ -22,39 +22,60 @@ def scores(train: np.ndarray, test: np.ndarray, synth: np.ndarray, seed: int = 0
   }
 
 
-def nearest_distances(queries: np.ndarray, refs: np.ndarray) -> np.ndarray:
-  """Euclidean distance of each query window to its nearest reference window.
+def nearest_distances(queries: np.ndarray, refs: np.ndarray, k: int = 1) -> np.ndarray:
+  """Euclidean distances of each query window to its `k` nearest reference windows.
 
   Args:
     queries: `[N, L, D]`.
     refs: `[M, L, D]`.
+    k: neighbours per query.
 
   Returns:
-    `[N]` distances.
+    `[N]` distances to the nearest (k = 1), else `[N, k]`, nearest first.
   """
   flat = lambda x: x.reshape(len(x), -1).astype(np.float64)
   distances, _ = (
-    sklearn.neighbors.NearestNeighbors(n_neighbors=1).fit(flat(refs)).kneighbors(flat(queries))
+    sklearn.neighbors.NearestNeighbors(n_neighbors=k).fit(flat(refs)).kneighbors(flat(queries))
   )
-  return distances[:, 0]
+  return distances[:, 0] if k == 1 else distances
 
 
 def dcr(train: np.ndarray, holdout: np.ndarray, synth: np.ndarray) -> dict:
-  """Distance to closest record (DCR) of synthetic and holdout windows.
+  """Distance to closest record (DCR) and nearest-neighbour distance ratio (NNDR).
+
+  DCR scales with amplitude: synthetic windows slightly quieter than real ones sit
+  closer to every record without copying any. NNDR, the distance to the nearest
+  record over the distance to the second nearest, is scale-free: near 0 for a copy
+  of one record, near 1 for a window no closer to one record than to the next.
 
   Args:
-    train: `[N, L, D]` training windows (the records).
+    train: `[N, L, D]` training windows (the records), N >= 2.
     holdout: `[M, L, D]` real windows not used for training.
     synth: `[K, L, D]` synthetic windows.
 
   Returns:
-    {synthetic_median, holdout_median, ratio = synthetic / holdout median};
-    ratio is NaN when holdout_median is 0.
+    {synthetic_median, holdout_median, ratio = synthetic / holdout median DCR,
+    nndr_synthetic_median, nndr_holdout_median, nndr_ratio}; a ratio is NaN when
+    its denominator is 0.
   """
-  synth_median = float(np.median(nearest_distances(synth, train)))
-  holdout_median = float(np.median(nearest_distances(holdout, train)))
-  ratio = synth_median / holdout_median if holdout_median > 0 else float("nan")
-  return {"synthetic_median": synth_median, "holdout_median": holdout_median, "ratio": ratio}
+  ratio = lambda a, b: a / b if b > 0 else float("nan")
+  synth_d, holdout_d = (nearest_distances(x, train, k=2) for x in (synth, holdout))
+  medians = [float(np.median(d[:, 0])) for d in (synth_d, holdout_d)]
+  nndr = [float(np.median(_nndr(d))) for d in (synth_d, holdout_d)]
+  return {
+    "synthetic_median": medians[0],
+    "holdout_median": medians[1],
+    "ratio": ratio(*medians),
+    "nndr_synthetic_median": nndr[0],
+    "nndr_holdout_median": nndr[1],
+    "nndr_ratio": ratio(*nndr),
+  }
+
+
+def _nndr(distances: np.ndarray) -> np.ndarray:
+  """`[N, 2]` nearest and second-nearest distances -> `[N]` ratios (1 where both are 0)."""
+  first, second = distances[:, 0], distances[:, 1]
+  return np.where(second > 0, first / np.where(second > 0, second, 1.0), 1.0)
 
 
 def membership_auc(

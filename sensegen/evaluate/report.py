@@ -32,7 +32,9 @@ report dict with exactly these keys:
     median per-window std of the first difference.
   dcr: {synthetic_median, holdout_median, ratio}: median Euclidean distance
     of synthetic / real test windows to their closest train window, and
-    synthetic_median / holdout_median (near 0 = copies, near 1 = holdout-like).
+    synthetic_median / holdout_median (near 0 = copies, near 1 = holdout-like);
+    nndr_synthetic_median, nndr_holdout_median, nndr_ratio: the same for the
+    scale-free nearest / second-nearest distance ratio (`privacy.dcr`).
   membership_auc: AUC of a distance-to-synthetic membership attack, train
     windows (members) vs test windows (non-members); 0.5 = no leak.
   counts: {train, test, synthetic}: windows used after subsampling.
@@ -76,7 +78,8 @@ _TARGETS = (
   "synthetic data is as useful as real.",
   "marginal_wasserstein, acf_distance, psd_distance, correlation_difference: 0 is best.",
   "regime: quiet_share_synthetic close to quiet_share_real, window_std_ks 0 is best.",
-  "dcr.ratio: near 1 is like fresh real data, near 0 means copies of training windows.",
+  "dcr.ratio, dcr.nndr_ratio: near 1 is like fresh real data, near 0 means copies of "
+  "training windows; dcr.ratio also falls when synthetic windows are quieter.",
   "membership_auc: 0.5 is no leak, 1 is full leak.",
 )
 

@@ -6,6 +6,7 @@ checkpoints and stopping. Schedules are built once per run from the config and t
 generator, so every jitted step they use is chosen there.
 """
 
+import functools
 import logging
 
 import jax
@@ -118,9 +119,11 @@ class Schedule:
     rng = np.random.default_rng([cfg.seed, CALIBRATION])
     real, labels = self.real_windows(self.run_data.train, cfg.calibration_windows, rng)
     key = jax.random.fold_in(key, CALIBRATION)
-    draw = lambda wt: self.sample_windows(
-      params, key, len(real), cfg.window, labels, weight_temperature=wt
-    )
+
+    @functools.cache  # The judge below scores the fit's own draw at the chosen value.
+    def draw(wt: float) -> np.ndarray:
+      return self.sample_windows(params, key, len(real), cfg.window, labels, weight_temperature=wt)
+
     fit = calibration.fit_weight_temperature(draw, real)
     self.weight_temperature = fit["weight_temperature"]
     judged = ""
