@@ -18,13 +18,27 @@ import scipy.stats
 from sensegen import fileio
 from sensegen.evaluate.stats import window_std
 
-__all__ = ["COARSE", "FILE", "FINE_STEPS", "fit_weight_temperature", "read", "write"]
+__all__ = [
+  "COARSE",
+  "COARSE_STEP",
+  "FILE",
+  "FINE_STEPS",
+  "RANGE",
+  "fit_weight_temperature",
+  "read",
+  "write",
+]
 
 FILE = "sampling.json"
 """The fit of a run, beside its config.json."""
 
 COARSE = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 """Weight temperatures tried first."""
+COARSE_STEP = 0.1
+RANGE = (0.3, 2.0)
+"""While the best value is the lowest (highest) tried, the search steps on by COARSE_STEP
+in that direction (a 3-axis conditioned run fitted at COARSE's lower edge); no value
+outside RANGE is tried."""
 FINE_STEPS = ((-0.05, -0.025, 0.025, 0.05), (-0.0125, 0.0125))
 """Then, in turn, these offsets from the best value so far: the quiet share moves steeply
 with the weight temperature (for one `har_quick` run, from 27% to 9% quiet windows between
@@ -48,12 +62,13 @@ def fit_weight_temperature(draw: Callable[[float], np.ndarray], real: np.ndarray
 
   def score(wt: float) -> None:
     wt = round(wt, 6)
-    if wt > 0 and wt not in ks:
+    if RANGE[0] <= wt <= RANGE[1] and wt not in ks:
       ks[wt] = float(scipy.stats.ks_2samp(real_std, window_std(draw(wt))).statistic)
 
   best = lambda: min(ks, key=lambda wt: (ks[wt], abs(wt - 1.0)))
   for wt in COARSE:
     score(wt)
+  _extend_at_the_edges(score, best, ks)
   for offsets in FINE_STEPS:
     centre = best()
     for offset in offsets:
@@ -64,6 +79,16 @@ def fit_weight_temperature(draw: Callable[[float], np.ndarray], real: np.ndarray
     "window_std_ks": ks[chosen],
     "tried": [[wt, ks[wt]] for wt in sorted(ks)],
   }
+
+
+def _extend_at_the_edges(score: Callable, best: Callable, ks: dict) -> None:
+  """Scores further coarse values beyond the lowest or highest tried while it is the best."""
+  for edge, direction in ((min, -1), (max, 1)):
+    while best() == edge(ks):
+      before = len(ks)
+      score(best() + direction * COARSE_STEP)
+      if len(ks) == before:  # Out of RANGE.
+        break
 
 
 def write(workdir: str, fit: dict) -> None:

@@ -36,6 +36,24 @@ def test_the_search_ends_one_finest_step_either_side_of_the_best():
   assert {0.85, 0.8625, 0.875} <= set(np.round([wt for wt, _ in fit["tried"]], 6))
 
 
+@pytest.mark.parametrize("target", [0.45, 1.6])
+def test_the_search_steps_beyond_the_coarse_grid_while_its_edge_is_best(target):
+  real = _windows(0.3, seed=1)
+  draw = lambda wt: _windows(float(np.clip(0.3 - 0.5 * (wt - target), 0.0, 1.0)))
+  fit = calibration.fit_weight_temperature(draw, real)
+  # COARSE and FINE_STEPS alone stay within 0.6375-1.3625; near the target the windows' own
+  # noise decides between neighbours.
+  assert fit["weight_temperature"] == pytest.approx(target, abs=0.05)
+
+
+def test_the_search_stops_at_the_range():
+  real = _windows(0.3, seed=1)
+  draw = lambda wt: _windows(float(np.clip(0.3 - 0.3 * (wt - 0.05), 0.0, 1.0)))
+  fit = calibration.fit_weight_temperature(draw, real)
+  assert fit["weight_temperature"] == calibration.RANGE[0]
+  assert min(wt for wt, _ in fit["tried"]) == calibration.RANGE[0]
+
+
 def test_ties_go_to_the_temperature_nearest_one():
   fit = calibration.fit_weight_temperature(lambda wt: _windows(0.3), _windows(0.3, seed=1))
   assert fit["weight_temperature"] == 1.0
