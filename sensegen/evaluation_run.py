@@ -111,28 +111,12 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
   """Per-activity fidelity and a TSTR vs TRTR activity classifier, for conditioned runs.
 
   For each activity of `ids` (`activity_ids`), `--num_samples` / #activities windows are
-  drawn from the real splits and generated with that label.
+  drawn from the real splits and generated with that label. With `--baselines`, each
+  activity also has the score of its held-out real windows against its training windows.
   """
   n = cfg.num_samples // len(ids)
   names = [gen.label_names[a] if gen.label_names else str(a) for a in ids]
-  sets = {}
-  for c, a in enumerate(ids):
-    rng = np.random.default_rng([cfg.seed, _ACTIVITY, a])
-    real_train = windows.random_windows(
-      _label_runs(run_data.train, a, cfg.window), n, cfg.window, rng
-    )
-    real_test = windows.random_windows(
-      _label_runs(run_data.test, a, cfg.window), n, cfg.window, rng
-    )
-    key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + a)
-    synth = gen.normaliser.normalise(
-      np.asarray(
-        gen.sample(
-          key, n, cfg.window, cfg.temperature, np.full(cfg.window, a), **_sampling(cfg, gen)
-        )
-      )
-    )
-    sets[names[c]] = (real_train, real_test, synth)
+  sets = {name: _activity_sets(cfg, gen, run_data, a, n) for name, a in zip(names, ids)}
   stack = lambda i: np.concatenate([v[i] for v in sets.values()])
   classes = np.repeat(np.arange(len(ids)), n)
   accuracy = evaluate.activity_accuracy(
@@ -147,35 +131,43 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
     steps=cfg.posthoc_steps,
   )
   per_activity = {}
-  for name, (real_train, _, synth) in sets.items():
+  for name, windows_ in sets.items():
     logging.info("scoring activity %s", name)
-    per_activity[name] = {
-      "discriminative_score": evaluate.discriminative_score(
-        real_train, synth, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2), steps=cfg.posthoc_steps
-      ),
-      "regime": evaluate.regime(real_train, synth),
-      "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
-      "acf_distance": evaluate.acf_distance(real_train, synth),
-      "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz),
-    }
+    per_activity[name] = _activity_scores(cfg, gen, *windows_)
   return {"classes": names, "windows_per_activity": n, **accuracy, "per_activity": per_activity}
+
+
+def _activity_sets(cfg: Config, gen: api.TrainedGenerator, run_data, label: int, n: int):
+  """(real train, real test, synthetic) windows `[n, L, D]` of one activity, normalised."""
+  rng = np.random.default_rng([cfg.seed, _ACTIVITY, label])
+  real = lambda ds: windows.random_windows(_label_runs(ds, label, cfg.window), n, cfg.window, rng)
+  real_train, real_test = real(run_data.train), real(run_data.test)
+  key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + label)
+  labels = np.full(cfg.window, label)
+  synth = gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg, gen))
+  return real_train, real_test, gen.normaliser.normalise(np.asarray(synth))
+
+
+def _activity_scores(cfg: Config, gen: api.TrainedGenerator, real_train, real_test, synth):
+  """One activity's entry of `activity_report`'s per_activity."""
+  judge = lambda real, other: evaluate.discriminative_score(
+    real, other, seeds=(cfg.seed, cfg.seed + 1, cfg.seed + 2), steps=cfg.posthoc_steps
+  )
+  scores = {
+    "discriminative_score": judge(real_train, synth),
+    "regime": evaluate.regime(real_train, synth),
+    "marginal_wasserstein": evaluate.marginal_wasserstein(real_train, synth),
+    "acf_distance": evaluate.acf_distance(real_train, synth),
+    "psd_distance": evaluate.psd_distance(real_train, synth, gen.sample_rate_hz),
+  }
+  if cfg.baselines:  # How far apart the subjects of the two splits are.
+    scores["real_holdout_discriminative_score"] = judge(real_train, real_test)
+  return scores
 
 
 def run(cli: Config) -> int:
   """Evaluates the run in `cli.workdir`; data and model settings come from its config.json."""
-  saved = api.read_config(cli.workdir)
-  cfg = dataclasses.replace(
-    saved,
-    num_samples=cli.num_samples,
-    synthetic=cli.synthetic,
-    baselines=cli.baselines,
-    temperature=cli.temperature,
-    weight_temperature=cli.weight_temperature,
-    burn_in=cli.burn_in,
-    seed=cli.seed,
-    workdir=cli.workdir,
-    posthoc_steps=cli.posthoc_steps,
-  )
+  cfg = _evaluation_config(cli)
   if not cfg.synthetic and cfg.num_samples < evaluate.MIN_WINDOWS:
     raise DataError(
       f"--num_samples={cfg.num_samples}: a discriminative score needs at least "
@@ -214,17 +206,38 @@ def run(cli: Config) -> int:
     report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")
   evaluate.write_report(report, out, rows)
+  _write_figures(out, gen, train, test, synthetic, report["regime"]["quiet_std"])
+  logging.info("wrote %s/report.json and report.md", out)
+  return 0
+
+
+def _evaluation_config(cli: Config) -> Config:
+  """The run's saved config with the evaluation flags of `cli`."""
+  return dataclasses.replace(
+    api.read_config(cli.workdir),
+    num_samples=cli.num_samples,
+    synthetic=cli.synthetic,
+    baselines=cli.baselines,
+    temperature=cli.temperature,
+    weight_temperature=cli.weight_temperature,
+    burn_in=cli.burn_in,
+    seed=cli.seed,
+    workdir=cli.workdir,
+    posthoc_steps=cli.posthoc_steps,
+  )
+
+
+def _write_figures(out: str, gen: api.TrainedGenerator, train, test, synthetic, quiet_std):
+  """PCA / t-SNE views, the per-window std distributions and a trace grid into `out`."""
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "pca.png"), method="pca")
   evaluate.plot_embedding(test, synthetic, os.path.join(out, "tsne.png"), method="tsne")
   plots.window_std(
     evaluate.window_std(train),
     evaluate.window_std(synthetic),
     os.path.join(out, "window_std.png"),
-    report["regime"]["quiet_std"],
+    quiet_std,
   )
   to_units = gen.normaliser.denormalise
   evaluate.plot_trace_grid(
     to_units(test), to_units(synthetic), os.path.join(out, "traces.png"), gen.channels
   )
-  logging.info("wrote %s/report.json and report.md", out)
-  return 0

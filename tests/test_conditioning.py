@@ -110,7 +110,7 @@ def test_evaluation_scores_each_activity_from_64_windows_each(conditioned_run):
     DataError, match="--num_samples=127: 63 windows per activity for 2 activities"
   ):
     evaluation_run.activity_ids(dataclasses.replace(cfg, num_samples=127), gen, run_data)
-  cfg = dataclasses.replace(cfg, num_samples=128)
+  cfg = dataclasses.replace(cfg, num_samples=128, baselines=True)
   activity = evaluation_run.activity_report(
     cfg, gen, run_data, evaluation_run.activity_ids(cfg, gen, run_data)
   )
@@ -118,6 +118,8 @@ def test_evaluation_scores_each_activity_from_64_windows_each(conditioned_run):
   for name in ("1", "2"):
     score = activity["per_activity"][name]["discriminative_score"]
     assert score["judge"] in ("lstm", "features") and 0 <= score["ci95"][0] <= score["mean"]
+    holdout = activity["per_activity"][name]["real_holdout_discriminative_score"]
+    assert 0 <= holdout["ci95"][0] <= holdout["mean"] <= 0.5
     regime = activity["per_activity"][name]["regime"]
     assert 0 <= regime["quiet_share_synthetic"] <= 1 and 0 <= regime["window_std_ks"] <= 1
   assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1
