@@ -3,7 +3,7 @@
 Why: the generator at the end of training is not reliably the best sampler. For three seeds
 of `har_quick`, the round-start generator whose weight-temperature fit matched the training
 windows best gave windows closer to held-out data than the last one on every measure the
-report has (README, "Choosing the round"); for one seed the last generator drew 2% quiet
+report has (README, "Choosing the generator"); for one seed the last generator drew 2% quiet
 windows against 22% real. `best_fit` keeps, among the generators fitted during training (at
 each discriminator phase and at the end), the one with the lowest window-std KS against
 training windows; held-out data is not used. The kept params and their fit live in the run
