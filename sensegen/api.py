@@ -202,7 +202,7 @@ def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
   model_channels = len(output_map.chain.sources) if output_map else len(channels)
   # The checkpoint's structure: which train states the run's schedule keeps.
   critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
-  fresh = experiment.init_state(cfg, model_channels, num_labels, critic_state=critic_state)
+  fresh = experiment.abstract_state(cfg, model_channels, num_labels, critic_state=critic_state)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
   if checkpoint is not None and checkpoint not in ckpt.steps():
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint {checkpoint} ({ckpt.steps()})")

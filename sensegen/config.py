@@ -140,6 +140,12 @@ class Config:
   checkpoint_every: int = _f(250, "Steps between checkpoints.")
   keep_checkpoints: int = _f(3, "Checkpoints kept (older ones are deleted).")
   max_bad_steps: int = _f(10, "Consecutive non-finite steps tolerated before stopping.")
+  figures: bool = _f(
+    True,
+    "Write the PNG figures: at the end of training (NLL curves, discriminator accuracy, "
+    "traces; also to TensorBoard) and of --mode=evaluate (PCA, t-SNE, window std, traces). "
+    "--nofigures saves their seconds in sweeps and tests.",
+  )
   # Discriminator and the alternating schedule (paper's Algorithm 1).
   schedule: str = _f(
     "nll",

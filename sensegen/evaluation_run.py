@@ -206,7 +206,8 @@ def run(cli: Config) -> int:
     report = {"privacy": gen.privacy, **report}
   out = os.path.join(cfg.workdir, "eval")
   evaluate.write_report(report, out, rows)
-  _write_figures(out, gen, train, test, synthetic, report["regime"]["quiet_std"])
+  if cfg.figures:
+    _write_figures(out, gen, train, test, synthetic, report["regime"]["quiet_std"])
   logging.info("wrote %s/report.json and report.md", out)
   return 0
 
@@ -224,6 +225,7 @@ def _evaluation_config(cli: Config) -> Config:
     seed=cli.seed,
     workdir=cli.workdir,
     posthoc_steps=cli.posthoc_steps,
+    figures=cli.figures,
   )
 
 

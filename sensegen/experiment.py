@@ -111,3 +111,14 @@ def init_state(
     )
     state.c = steps.create_train_state(c_key, critic(cfg), (x,), c_tx)
   return state
+
+
+def abstract_state(
+  cfg: Config, channels: int, num_labels: int = 0, critic_state: bool = False
+) -> RunState:
+  """`init_state`'s structure with `jax.ShapeDtypeStruct` leaves on the default device, as
+  fresh arrays would be: what a restore needs, without initialising (or compiling)."""
+  tree = jax.eval_shape(lambda: init_state(cfg, channels, num_labels, critic_state).tree())
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  on_device = lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device)
+  return RunState.from_tree(jax.tree.map(on_device, tree))

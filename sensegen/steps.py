@@ -4,6 +4,8 @@ Everything here is a pure function of arrays; the host loop that drives these st
 lives in `sensegen.train`.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,9 +62,14 @@ def update_rule(optimizer: str, learning_rate, rmsprop_decay: float):
 
 def create_train_state(key, model, example_inputs: tuple, tx) -> TrainState:
   """Initialises `model` on `example_inputs` (positional args of its __call__)."""
-  # Jitted: run op by op, the initialisers compile ~170 tiny programs (~10 s on 2 cores).
-  params = jax.jit(model.init)(key, *example_inputs)
-  return TrainState.create(apply_fn=None, params=params, tx=tx)
+  return TrainState.create(apply_fn=None, params=_init(model, key, *example_inputs), tx=tx)
+
+
+# Jitted: run op by op, the initialisers compile ~170 tiny programs (~10 s on 2 cores). The
+# model is static, so a process that builds the same model again reuses the trace.
+@functools.partial(jax.jit, static_argnums=0)
+def _init(model, key, *example_inputs):
+  return model.init(key, *example_inputs)
 
 
 def sequence_nll(model, params, state, inputs, targets, labels=None):

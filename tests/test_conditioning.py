@@ -42,6 +42,7 @@ def conditioned_run(tmp_path_factory):
     data=str(root / "toy.npz"),
     eval_data=str(root / "toy_test.npz"),
     condition_on="activity",
+    figures=False,
     lstm_layers=1,
     lstm_units=24,
     dense_units=16,

@@ -21,7 +21,7 @@ from sensegen.errors import ConfigError
 def trained(tmp_path_factory):
   """One smoke run that the read-only tests share (in-process: JAX is already loaded)."""
   workdir = tmp_path_factory.mktemp("run")
-  assert launch_in_process(f"--workdir={workdir}") == 0
+  assert launch_in_process(f"--workdir={workdir}", "--figures") == 0
   return workdir
 
 
@@ -121,7 +121,9 @@ def test_sample_npz_and_csv(trained, tmp_path):
 
 def test_alternating_schedule_logs_rounds(tmp_path):
   assert (
-    launch_in_process(f"--workdir={tmp_path}", "--schedule=alternating", "--keep_checkpoints=10")
+    launch_in_process(
+      f"--workdir={tmp_path}", "--schedule=alternating", "--keep_checkpoints=10", "--figures"
+    )
     == 0
   )
   rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
@@ -174,6 +176,7 @@ def test_best_judge_keeps_the_generator_the_feature_judge_separates_least(tmp_pa
   assert all(0 <= score <= 0.5 for score, _ in candidates)
   assert (fit["judge_score"], fit["step"]) == min(candidates)
   assert api.load(str(tmp_path)).step == fit["step"]
+  assert not list(tmp_path.glob("*.png"))  # smoke.flags: --nofigures
 
 
 @pytest.mark.parametrize(
@@ -222,6 +225,7 @@ def test_evaluate_writes_report_with_baselines(trained):
       "--baselines",
       "--num_samples=64",
       "--posthoc_steps=5",
+      "--figures",
     )
     == 0
   )
@@ -280,6 +284,7 @@ def test_multichannel_conditioned_full_covariance_end_to_end(tmp_path, capsys):
     "--condition_on=activity",
     "--covariance=full",
     "--train_steps=10",
+    "--calibration_windows=0",  # A conditioned run's fit: tests/test_conditioning.py.
   )
   assert launch_in_process(*flags) == 0
   assert json.loads((tmp_path / "dataset.json").read_text())["num_labels"] == 13

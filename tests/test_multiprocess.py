@@ -94,7 +94,7 @@ def runs(tmp_path_factory):
   for written_at_the_end in ("tensorboard", "traces.png"):  # The 2-process run must write them.
     shutil.rmtree(two / written_at_the_end, ignore_errors=True)
     (two / written_at_the_end).unlink(missing_ok=True)
-  code, err = _launch_local(root / "two", "--train_steps=4")
+  code, err = _launch_local(root / "two", "--train_steps=4", "--figures")
   assert code == 0, err[-3000:]
   return root, err
 

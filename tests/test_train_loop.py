@@ -40,6 +40,10 @@ def tiny_cfg(tmp_path):
     eval_every=20,
     checkpoint_every=10,
     max_bad_steps=3,
+    figures=False,
+    # The end-of-training sampling fit and its burn-in at the smallest useful size.
+    calibration_windows=8,
+    burn_in=20,
   )
 
 

@@ -230,8 +230,8 @@ class Trainer:
 
   def write_figures(self, state) -> None:
     """Figures from the metrics rows and 4 windows of the generator the run samples with
-    (process 0 only)."""
-    if jax.process_index() != 0:
+    (process 0 only; none with --nofigures)."""
+    if jax.process_index() != 0 or not self.cfg.figures:
       return
     key = jax.random.fold_in(jax.random.key(self.cfg.seed), PLOT)
     labels = None if self.held_out.labels is None else self.held_out.labels[:4]
