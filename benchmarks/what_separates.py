@@ -4,8 +4,10 @@ by its AUC, real train windows vs samples, as `--mode=evaluate` draws them.
 
   python benchmarks/what_separates.py --workdir runs/main_seed0 [--num 256 --seed 0 --top 8]
 
-Prints one JSON line per statistic, strongest first: the AUC (0.5 = no separation) and the
-median of the statistic over real and over synthetic windows.
+For a conditioned run, `--label WALKING` compares windows of that activity's stretches with
+samples drawn under that label; `--weight_temperature X` draws at X instead of the run's
+fitted value. Prints one JSON line per statistic, strongest first: the AUC (0.5 = no
+separation) and the median of the statistic over real and over synthetic windows.
 """
 
 import argparse
@@ -28,14 +30,30 @@ def main():
   p.add_argument("--num", type=int, default=256)
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--top", type=int, default=8)
+  p.add_argument("--label", default="", help="an activity of a conditioned run (name or id)")
+  p.add_argument("--weight_temperature", type=float, default=0.0, help="0: the run's fitted")
   args = p.parse_args()
   gen, cfg = api.load(args.workdir), api.read_config(args.workdir)
   run_data = input_pipeline.load(cfg, min_length=cfg.window)
   rng = np.random.default_rng(args.seed)
-  real = windows.random_windows(run_data.train.series, args.num, cfg.window, rng)
-  synth = gen.normaliser.normalise(
-    np.asarray(gen.sample(jax.random.key(args.seed), args.num, cfg.window, burn_in=cfg.burn_in))
+  series, labels = run_data.train.series, None
+  if args.label:
+    labels = gen.label_ids(args.label, length=cfg.window)
+    series = [
+      x[a:b]
+      for x, lab in zip(run_data.train.series, run_data.train.labels)
+      for a, b in windows.runs(lab == labels[0], cfg.window)
+    ]
+  real = windows.random_windows(series, args.num, cfg.window, rng)
+  draw = gen.sample(
+    jax.random.key(args.seed),
+    args.num,
+    cfg.window,
+    labels=labels,
+    burn_in=cfg.burn_in,
+    weight_temperature=args.weight_temperature or gen.weight_temperature,
   )
+  synth = gen.normaliser.normalise(np.asarray(draw))
   f_real, f_synth = features.window_features(real), features.window_features(synth)
   y = np.r_[np.ones(len(f_real)), np.zeros(len(f_synth))]
   x = np.r_[f_real, f_synth]
