@@ -31,7 +31,8 @@ _FIT = 7  # A seed stream of its own for the fit's windows and draws.
 def _fit(gen, cfg, run_data, label: int, count: int) -> dict:
   """`calibration.fit_weight_temperature` on one activity's training windows."""
   rng = np.random.default_rng([cfg.seed, _FIT, label])
-  stretches = evaluation_run._label_runs(run_data.train, label, cfg.window)  # pylint: disable=protected-access
+  train = run_data.train
+  stretches = windows.label_runs(train.series, train.labels, label, cfg.window)
   real = windows.random_windows(stretches, count, cfg.window, rng)
   key = jax.random.fold_in(jax.random.key(cfg.seed), 1000 * _FIT + label)
   labels = np.full(cfg.window, label)

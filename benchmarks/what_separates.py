@@ -39,11 +39,8 @@ def main():
   series, labels = run_data.train.series, None
   if args.label:
     labels = gen.label_ids(args.label, length=cfg.window)
-    series = [
-      x[a:b]
-      for x, lab in zip(run_data.train.series, run_data.train.labels)
-      for a, b in windows.runs(lab == labels[0], cfg.window)
-    ]
+    train = run_data.train
+    series = windows.label_runs(train.series, train.labels, labels[0], cfg.window)
   real = windows.random_windows(series, args.num, cfg.window, rng)
   draw = gen.sample(
     jax.random.key(args.seed),

@@ -77,23 +77,15 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
   return train, test, synthetic
 
 
-def _label_runs(ds, label: int, min_length: int) -> list:
-  """Stretches of at least `min_length` steps that all carry `label`."""
-  return [
-    x[a:b]
-    for x, lab in zip(ds.series, ds.labels)
-    for a, b in windows.runs(lab == label, min_length)
-  ]
-
-
 def activity_ids(cfg: Config, gen: api.TrainedGenerator, run_data) -> list:
   """Label ids with stretches of at least `--window` steps in both splits (for HAR: the 6
   basic activities; transitions are shorter), checked to get `MIN_WINDOWS` windows each
   out of `--num_samples`."""
+  splits = (run_data.train, run_data.test)
   ids = [
     a
     for a in range(1, gen.num_labels)
-    if _label_runs(run_data.train, a, cfg.window) and _label_runs(run_data.test, a, cfg.window)
+    if all(windows.label_runs(ds.series, ds.labels, a, cfg.window) for ds in splits)
   ]
   if not ids:
     raise DataError(f"no activity has stretches of {cfg.window} steps in both splits")
@@ -140,7 +132,8 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
 def _activity_sets(cfg: Config, gen: api.TrainedGenerator, run_data, label: int, n: int):
   """(real train, real test, synthetic) windows `[n, L, D]` of one activity, normalised."""
   rng = np.random.default_rng([cfg.seed, _ACTIVITY, label])
-  real = lambda ds: windows.random_windows(_label_runs(ds, label, cfg.window), n, cfg.window, rng)
+  stretches = lambda ds: windows.label_runs(ds.series, ds.labels, label, cfg.window)
+  real = lambda ds: windows.random_windows(stretches(ds), n, cfg.window, rng)
   real_train, real_test = real(run_data.train), real(run_data.test)
   key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + label)
   labels = np.full(cfg.window, label)

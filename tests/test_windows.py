@@ -51,6 +51,15 @@ def test_random_windows_with_labels_align():
   np.testing.assert_array_equal(w[..., 0], l)
 
 
+def test_label_runs_are_the_long_enough_stretches_of_one_label():
+  x = np.arange(12, dtype=np.float32)[:, None]
+  labels = np.array([1, 1, 1, 2, 2, 1, 1, 1, 1, 0, 1, 1])
+  stretches = windows.label_runs([x, x[:4]], [labels, labels[:4]], 1, 3)
+  # Stretches of 3 and 4 steps in the first series; the second's 3 ones count too.
+  assert [s[:, 0].tolist() for s in stretches] == [[0, 1, 2], [5, 6, 7, 8], [0, 1, 2]]
+  assert windows.label_runs([x], [labels], 2, 3) == []
+
+
 def test_windows_too_long_is_a_data_error():
   with pytest.raises(DataError, match="no series has 500 steps"):
     windows.random_windows(_series(), 3, 500, np.random.default_rng(0))

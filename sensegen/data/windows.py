@@ -83,6 +83,12 @@ def runs(mask: np.ndarray, min_length: int = 1) -> list:
   return [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
 
 
+def label_runs(series, labels, label: int, min_length: int) -> list:
+  """The stretches `[T_j, D]` of `series` (`[T_i, D]` each, per-step `labels` `[T_i]`) that
+  carry `label` for at least `min_length` consecutive steps."""
+  return [x[a:b] for x, lab in zip(series, labels) for a, b in runs(lab == label, min_length)]
+
+
 def _long_enough(series, length: int, name: str):
   idx = [i for i, s in enumerate(series) if len(s) >= length]
   if not idx:
