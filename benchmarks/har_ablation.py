@@ -85,17 +85,18 @@ ROWS = {
 def _launch(*flags) -> None:
   cmd = [sys.executable, "-m", "sensegen.launch", *flags]
   print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
-  subprocess.run(cmd, cwd=REPO, check=True)
+  subprocess.run(cmd, cwd=REPO, check=True, stdout=sys.stderr)  # stdout: JSON lines only.
 
 
-def run_row(name: str, seed: int, root: str) -> dict:
-  train_flags, sample_flags = ROWS[name]
-  train_id = next(n for n, (t, _) in ROWS.items() if t == train_flags)  # Shared trainings.
-  workdir = os.path.abspath(os.path.join(root, f"{train_id}_seed{seed}"))
-  _launch(*train_flags, f"--workdir={workdir}", f"--seed={seed}")
+def evaluate(workdir: str, seed: int, *sample_flags) -> None:
+  """`--mode=evaluate` of the ablation: 256 windows, evaluation seed = `seed`."""
   _launch(
     f"--workdir={workdir}", "--mode=evaluate", "--num_samples=256", f"--seed={seed}", *sample_flags
   )
+
+
+def result(name: str, seed: int, workdir: str) -> dict:
+  """The row's JSON line from the run's metrics and its latest `eval/report.json`."""
   with open(os.path.join(workdir, "eval", "report.json")) as f:
     report = json.load(f)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
@@ -117,6 +118,15 @@ def run_row(name: str, seed: int, root: str) -> dict:
     "membership_auc": report["membership_auc"],
     "last_round_d_heldout_accuracy": rounds[-1]["d_heldout_accuracy"] if rounds else None,
   }
+
+
+def run_row(name: str, seed: int, root: str) -> dict:
+  train_flags, sample_flags = ROWS[name]
+  train_id = next(n for n, (t, _) in ROWS.items() if t == train_flags)  # Shared trainings.
+  workdir = os.path.abspath(os.path.join(root, f"{train_id}_seed{seed}"))
+  _launch(*train_flags, f"--workdir={workdir}", f"--seed={seed}")
+  evaluate(workdir, seed, *sample_flags)
+  return result(name, seed, workdir)
 
 
 def summary(name: str, results: list) -> dict:
@@ -158,7 +168,8 @@ def table(paths: list) -> str:
     "| row | seeds | " + " | ".join(title for _, title, _ in _TABLE) + " |",
     "|---" * (len(_TABLE) + 2) + "|",
   ]
-  for name in (n for n in ROWS if n in by_row):
+  # The script's rows in their order, then rows of other scripts (`start_states.py`).
+  for name in [n for n in ROWS if n in by_row] + [n for n in by_row if n not in ROWS]:
     s = summary(name, by_row[name])
     cells = [f"{fmt.format(s[k]['mean'])} +- {fmt.format(s[k]['std'])}" for k, _, fmt in _TABLE]
     lines.append(f"| `{name}` | {len(s['seeds'])} | " + " | ".join(cells) + " |")

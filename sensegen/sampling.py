@@ -84,6 +84,7 @@ def sample(
   burn_in: int = DEFAULT_BURN_IN,
   weight_temperature=1.0,
   output_map: Optional[OutputMap] = None,
+  start=None,
 ):
   """Draws `[num_samples, length, D]` series from the generator.
 
@@ -101,6 +102,8 @@ def sample(
       zero state and a zero input.
     weight_temperature: > 0; divides the mixture logits only (sigma untouched).
     output_map: maps the model's space to the run's channels (static); None: identity.
+    start: optional `(state [layers, 2, num_samples, H], x [num_samples, S])` to start from
+      instead of the zero state and a zero input; the burn-in (or `prime`) follows it.
 
   Returns:
     `[num_samples, length, D]` float32.
@@ -111,8 +114,9 @@ def sample(
     before, after = before + output_map.chain.margin_before, output_map.chain.margin_after
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
-  state = model.zero_state(num_samples)
-  x = jnp.zeros((num_samples, model.channels), jnp.float32)
+  if start is None:
+    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
+  state, x = start
   if prime is not None:
     prime_labels = jnp.broadcast_to(labels[:, :1], prime.shape[:2])[:, :-1]
     state, _ = model.apply(params, state, prime[:, :-1], prime_labels if model.num_labels else None)

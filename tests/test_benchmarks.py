@@ -87,14 +87,18 @@ def test_shell_scripts_parse(script):
   subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", script)], check=True)
 
 
+def _bench_module(name: str):
+  sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
+  try:
+    return importlib.import_module(name)
+  finally:
+    sys.path.pop(0)
+
+
 def test_matvec_floor_does_the_stack_s_matmuls():
   """`sample.py --matvec_floor` times x_l = tanh(([x_{l-1}, h] @ W_l)[:, :H]) per layer and
   step, with the generator's own kernels (numpy reference)."""
-  sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
-  try:
-    sample_bench = importlib.import_module("sample")
-  finally:
-    sys.path.pop(0)
+  sample_bench = _bench_module("sample")
   gen = models.Generator(channels=2, lstm_layers=2, lstm_units=4, dense_units=3, mixtures=2)
   variables = gen.init(jax.random.key(0), gen.zero_state(1), np.zeros((1, 2, 2), np.float32))
   got = sample_bench._matvecs_only(variables, 3, 5)  # pylint: disable=protected-access
@@ -106,3 +110,25 @@ def test_matvec_floor_does_the_stack_s_matmuls():
       x = np.tanh((np.concatenate([x, h], axis=-1) @ kernel)[:, :4])
     h = x
   np.testing.assert_allclose(got, h, rtol=1e-5, atol=1e-6)
+
+
+def test_fitted_start_states_follow_the_states_moments():
+  """`start_states.py`'s Gaussian start: draws laid out like the states it was fitted to,
+  with their mean and covariance (numpy's), h clipped to the LSTM's range."""
+  start_states = _bench_module("start_states")
+  rng = np.random.default_rng(0)
+  layers, batch, units, channels = 2, 4000, 3, 2
+  mixing = rng.normal(size=(layers * 2 * units + channels,) * 2) * 0.3
+  flat = rng.normal(size=(batch, mixing.shape[0])) @ mixing + 0.2
+  state = np.moveaxis(flat[:, :-channels].reshape(batch, layers, 2, units), 0, 2)
+  new_state, x = start_states.fitted_states((state, flat[:, -channels:]), batch, rng)
+  assert new_state.shape == (layers, 2, batch, units) and x.shape == (batch, channels)
+  assert np.abs(np.asarray(new_state[:, 1])).max() <= 1.0  # h; the cells c are not clipped.
+  assert np.abs(np.asarray(new_state[:, 0])).max() > 1.0
+  c_drawn = np.moveaxis(np.asarray(new_state[:, 0]), 1, 0).reshape(batch, -1)
+  c_fitted = np.moveaxis(state[:, 0], 1, 0).reshape(batch, -1)
+  np.testing.assert_allclose(c_drawn.mean(0), c_fitted.mean(0), atol=0.1)
+  np.testing.assert_allclose(
+    np.cov(c_drawn, rowvar=False), np.cov(c_fitted, rowvar=False), atol=0.1
+  )
+  np.testing.assert_allclose(np.asarray(x).mean(0), flat[:, -channels:].mean(0), atol=0.1)

@@ -48,6 +48,22 @@ def test_priming_changes_the_continuation():
   assert not np.allclose(a, b)
 
 
+def test_start_state_continues_like_the_prime_it_was_taken_from():
+  """Starting from the state and last input a prime leaves gives the primed samples."""
+  gen, variables = _gen()
+  key = jax.random.key(6)
+  prime = jax.random.normal(jax.random.key(7), (3, 5, 2))
+  primed = sampling.sample_jit(gen, variables, key, 3, 8, prime=prime)
+  state, _ = gen.apply(variables, gen.zero_state(3), prime[:, :-1])
+  started = sampling.sample_jit(gen, variables, key, 3, 8, burn_in=0, start=(state, prime[:, -1]))
+  np.testing.assert_allclose(started, primed, rtol=1e-5, atol=1e-6)
+  zero = (gen.zero_state(3), jnp.zeros((3, 2)))
+  np.testing.assert_array_equal(
+    sampling.sample_jit(gen, variables, key, 3, 8, burn_in=4, start=zero),
+    sampling.sample_jit(gen, variables, key, 3, 8, burn_in=4),
+  )
+
+
 def test_burn_in_returns_the_last_steps_of_a_longer_draw():
   """A window after a burn-in is the tail of the series drawn from the zero state with the
   same key: the first steps are discarded, not drawn differently."""
