@@ -231,10 +231,10 @@ class Config:
     run=True,
   )
   select_generator: str = _f(
-    "best_fit",
+    "best_judge",
     "The generator a run samples with, among those fitted at the discriminator phases and "
-    "at the end: best_fit (lowest window-std KS of its fit against training windows), "
-    "best_judge (lowest feature-judge score of its fitted windows against training windows) "
+    "at the end: best_judge (lowest feature-judge score of its fitted windows against "
+    "training windows), best_fit (lowest window-std KS of its fit against training windows) "
     "or last. Without a fit, the last.",
     run=True,
   )

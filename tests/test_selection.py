@@ -11,6 +11,8 @@ from sensegen.train import selection
 from sensegen.train.position import Position
 from tiny_config import TINY
 
+BEST_FIT = dataclasses.replace(TINY, select_generator="best_fit")
+
 
 def _fit(ks, wt=1.0):
   return {"weight_temperature": wt, "window_std_ks": ks, "tried": [[wt, ks]]}
@@ -27,11 +29,12 @@ def _shift(state, by):
 
 
 def test_keeps_the_params_of_the_lowest_ks_and_ties_keep_the_earlier():
-  state, position = experiment.init_state(TINY, 1), Position()
+  cfg = BEST_FIT
+  state, position = experiment.init_state(cfg, 1), Position()
   kept_params = None
   for step, ks in [(0, 0.5), (10, 0.1), (20, 0.1), (30, 0.3)]:
     state, position.step = _shift(state, 1.0), step
-    if selection.consider(TINY, state, position, _fit(ks, wt=0.8 + step / 100)):
+    if selection.consider(cfg, state, position, _fit(ks, wt=0.8 + step / 100)):
       kept_params = _leaves(state.g.params)
   assert position.best == {"step": 10, **_fit(0.1, wt=0.9)}
   for got, want in zip(_leaves(selection.params(state)), kept_params):
@@ -74,7 +77,7 @@ def test_checkpoint_restores_the_kept_generator_and_older_checkpoints_without_on
   assert (step, meta) == (1, {"step": 5}) and "best" not in tree
 
   state, position = _shift(old, 2.0), Position(step=9)
-  selection.consider(TINY, state, position, _fit(0.2))
+  selection.consider(BEST_FIT, state, position, _fit(0.2))
   state = _shift(state, 3.0)  # Trains on after the kept round.
   ckpt.save(2, state.tree(), {"step": 12, "best": position.best})
   step, tree, meta = ckpt.restore_latest(fresh.like)

@@ -134,10 +134,14 @@ class Trainer:
         record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
         if record["step"] != record["last_step"]:
+          judged = (
+            f", feature-judge score {record['judge_score']:.3f}" if "judge_score" in record else ""
+          )
           logging.info(
-            "sampling with the generator of step %d (window-std KS %.3f), not the last",
+            "sampling with the generator of step %d (window-std KS %.3f%s), not the last",
             record["step"],
             record["window_std_ks"],
+            judged,
           )
       self.write_figures(self.state)
     self.ckpt.close()
