@@ -46,7 +46,7 @@ DEFAULT_LSTM_IMPL = "fused"
 CONDITIONS = ("", "activity")
 # Which of a run's generators its sampling, evaluation and `load` use (see
 # `train.selection`).
-SELECTIONS = ("best_fit", "best_judge", "last")
+SELECTIONS = ("best_fit", "best_judge", "average", "last")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,8 +234,15 @@ class Config:
     "best_judge",
     "The generator a run samples with, among those fitted at the discriminator phases and "
     "at the end: best_judge (lowest feature-judge score of its fitted windows against "
-    "training windows), best_fit (lowest window-std KS of its fit against training windows) "
-    "or last. Without a fit, the last.",
+    "training windows), best_fit (lowest window-std KS of its fit against training windows), "
+    "average (the mean of the params fitted from --average_from of training on, fitted "
+    "again at the end) or last. Without a fit, the last.",
+    run=True,
+  )
+  average_from: float = _f(
+    0.5,
+    "With --select_generator=average: the fraction of the run's generator steps from which "
+    "the generators fitted (at the discriminator phases and at the end) are averaged.",
     run=True,
   )
   burn_in: int = _f(
@@ -364,6 +371,8 @@ def validate(cfg: Config) -> Config:
   for name in ("dp_noise_multiplier", "dp_target_epsilon"):
     if getattr(cfg, name) < 0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
+  if not 0.0 <= cfg.average_from <= 1.0:
+    raise ConfigError(f"--average_from={cfg.average_from}: must be in [0, 1]")
   for name in ("reset_prob", "scheduled_sampling"):
     if not 0.0 <= getattr(cfg, name) < 1.0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be in [0, 1)")

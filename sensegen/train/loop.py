@@ -128,12 +128,23 @@ class Trainer:
     done = self.schedule.run(self, self.state, self.position)
     if done:
       fit = self.schedule.fit_weight_temperature(self.state.g.params, self.schedule.key)
-      selection.consider(self.cfg, self.state, self.position, fit)
+      selection.consider(self.cfg, self.state, self.position, fit, self.schedule.total_steps())
+      if selection.averaged(self.cfg, self.position):
+        average_fit = self.schedule.fit_weight_temperature(self.state.best, self.schedule.key)
+        self.position.best.update(average_fit)
       self.save(self.state, self.position)
       if fit and jax.process_index() == 0:
         record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
-        if record["step"] != record["last_step"]:
+        if record.get("averaged"):
+          logging.info(
+            "sampling with the mean of the %d generators of steps %d-%d (window-std KS %.3f)",
+            record["averaged"],
+            record["averaged_from"],
+            record["step"],
+            record["window_std_ks"],
+          )
+        elif record["step"] != record["last_step"]:
           judged = (
             f", feature-judge score {record['judge_score']:.3f}" if "judge_score" in record else ""
           )

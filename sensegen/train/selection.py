@@ -22,13 +22,17 @@ from sensegen.config import Config
 
 # What each selection minimises: a key of the fit (`Schedule.fit_weight_temperature`).
 CRITERIA = {"best_fit": "window_std_ks", "best_judge": "judge_score"}
+"""The minimised key of the fit per criterion; `average` keeps a mean instead."""
 
 
-def consider(cfg: Config, state, position, fit: dict) -> bool:
+def consider(cfg: Config, state, position, fit: dict, total_steps: int) -> bool:
   """Keeps `state.g.params` as the run's generator (in `state.best`, its fit in
   `position.best`) if `fit` (`Schedule.fit_weight_temperature`'s result for them) beats
-  the one kept so far on the `--select_generator` criterion; ties keep the earlier.
-  Returns whether it was kept."""
+  the one kept so far on the `--select_generator` criterion; ties keep the earlier. With
+  `average`, adds them to the running mean instead once `position.step` reaches
+  `--average_from` of the schedule's `total_steps`. Returns whether it was kept (added)."""
+  if cfg.select_generator == "average":
+    return _add_to_average(state, position, fit, cfg.average_from * total_steps)
   criterion = CRITERIA.get(cfg.select_generator)
   if criterion is None or not fit:
     return False
@@ -38,6 +42,30 @@ def consider(cfg: Config, state, position, fit: dict) -> bool:
   state.best = jax.tree.map(jnp.copy, state.g.params)
   position.best = {"step": position.step, **fit}
   return True
+
+
+def _add_to_average(state, position, fit: dict, start: float) -> bool:
+  """`state.best` becomes the mean of the generators added so far (`position.best`:
+  "averaged", how many; "averaged_from", the first one's step; "step", the last one's).
+  The fit of the average is computed at the end of training (`averaged`)."""
+  if not fit or position.step < start:
+    return False
+  n = position.best.get("averaged", 0)
+  if n == 0:
+    state.best = jax.tree.map(jnp.copy, state.g.params)
+  else:
+    state.best = jax.tree.map(lambda a, p: a + (p - a) / (n + 1), state.best, state.g.params)
+  position.best = {
+    "averaged_from": position.best.get("averaged_from", position.step),
+    "averaged": n + 1,
+    "step": position.step,
+  }
+  return True
+
+
+def averaged(cfg: Config, position) -> bool:
+  """Whether the run keeps an average of generators (whose fit is still to be made)."""
+  return cfg.select_generator == "average" and bool(position.best)
 
 
 def params(state) -> dict:
