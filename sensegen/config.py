@@ -235,14 +235,20 @@ class Config:
     "The generator a run samples with, among those fitted at the discriminator phases and "
     "at the end: best_judge (lowest feature-judge score of its fitted windows against "
     "training windows), best_fit (lowest window-std KS of its fit against training windows), "
-    "average (the mean of the params fitted from --average_from of training on, fitted "
-    "again at the end) or last. Without a fit, the last.",
+    "average (the mean of the params every --average_every steps from --average_from of "
+    "training on, fitted again at the end) or last. Without a fit, best_* keep the last.",
     run=True,
   )
   average_from: float = _f(
     0.5,
     "With --select_generator=average: the fraction of the run's generator steps from which "
-    "the generators fitted (at the discriminator phases and at the end) are averaged.",
+    "its generators are averaged.",
+    run=True,
+  )
+  average_every: int = _f(
+    2000,
+    "With --select_generator=average: generator steps between the generators averaged (and "
+    "the last one).",
     run=True,
   )
   burn_in: int = _f(
@@ -305,6 +311,7 @@ _POSITIVE = (
   "eval_every",
   "eval_windows",
   "checkpoint_every",
+  "average_every",
   "keep_checkpoints",
   "max_bad_steps",
   "rounds",

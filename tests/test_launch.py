@@ -181,20 +181,21 @@ def test_best_judge_keeps_the_generator_the_feature_judge_separates_least(tmp_pa
 
 
 def test_average_samples_with_the_mean_of_the_generators_of_the_second_half(tmp_path, caplog):
-  flags = ("--schedule=alternating", "--select_generator=average", "--keep_checkpoints=5")
+  flags = ("--schedule=alternating", "--select_generator=average", "--average_every=5")
+  flags += ("--checkpoint_every=5", "--keep_checkpoints=10")
   caplog.set_level("INFO")
   assert launch_in_process(f"--workdir={tmp_path}", *flags) == 0
   fit = json.loads((tmp_path / "sampling.json").read_text())
-  # 2 rounds of 10 steps: the fits at step 10 (round 2) and 20 (the end) are averaged.
-  assert (fit["averaged"], fit["averaged_from"], fit["step"]) == (2, 10, 20)
+  # 2 rounds of 10 steps: the generators of steps 10, 15 and 20 are averaged.
+  assert (fit["averaged"], fit["averaged_from"], fit["step"]) == (3, 10, 20)
   assert (
-    fit["weight_temperature"] > 0 and "sampling with the mean of the 2 generators" in caplog.text
+    fit["weight_temperature"] > 0 and "sampling with the mean of the 3 generators" in caplog.text
   )
   ckpt = checkpoint.Checkpointer(str(tmp_path / "checkpoints"), keep=10)
   ids = {ckpt.read_meta(i)["step"]: i for i in ckpt.steps()}
   ckpt.close()
-  trained = [api.load(str(tmp_path), checkpoint=ids[s]).params for s in (10, 20)]
-  mean = jax.tree.map(lambda a, b: (np.asarray(a) + np.asarray(b)) / 2, *trained)
+  trained = [api.load(str(tmp_path), checkpoint=ids[s]).params for s in (10, 15, 20)]
+  mean = jax.tree.map(lambda *p: np.mean(p, axis=0), *trained)
   for got, want in zip(jax.tree.leaves(api.load(str(tmp_path)).params), jax.tree.leaves(mean)):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 

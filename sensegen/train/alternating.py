@@ -44,7 +44,7 @@ class AlternatingSchedule(Schedule):
     cfg, r = self.cfg, position.round
     round_key = jax.random.fold_in(self.key, r)
     fit = self.fit_weight_temperature(state.g.params, round_key)
-    kept = selection.consider(cfg, state, position, fit, self.total_steps())
+    kept = selection.consider(cfg, state, position, fit)
     rng = np.random.default_rng([cfg.seed, r, D_TRAIN])
     # Generated windows follow the real windows' label sequences when conditioned.
     real, labels = self.real_windows(self.run_data.train, cfg.d_batch, rng)
@@ -67,7 +67,7 @@ class AlternatingSchedule(Schedule):
       row.update(weight_temperature=fit["weight_temperature"], window_std_ks=fit["window_std_ks"])
       if "judge_score" in fit:
         row["judge_score"] = fit["judge_score"]
-      if cfg.select_generator != "last":
+      if cfg.select_generator in selection.CRITERIA:
         row["kept"] = kept
     return row
 

@@ -128,15 +128,15 @@ class Trainer:
     done = self.schedule.run(self, self.state, self.position)
     if done:
       fit = self.schedule.fit_weight_temperature(self.state.g.params, self.schedule.key)
-      selection.consider(self.cfg, self.state, self.position, fit, self.schedule.total_steps())
-      if selection.averaged(self.cfg, self.position):
-        average_fit = self.schedule.fit_weight_temperature(self.state.best, self.schedule.key)
-        self.position.best.update(average_fit)
+      selection.consider(self.cfg, self.state, self.position, fit)
+      selection.add_to_average(self.cfg, self.state, self.position, self.schedule.total_steps())
+      if fit and selection.averaged(self.cfg, self.position):
+        self.position.best.update(self._fit_of_average(fit))
       self.save(self.state, self.position)
       if fit and jax.process_index() == 0:
         record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
-        if record.get("averaged"):
+        if record.get("averaged", 0) > 1:
           logging.info(
             "sampling with the mean of the %d generators of steps %d-%d (window-std KS %.3f)",
             record["averaged"],
@@ -158,6 +158,13 @@ class Trainer:
     self.ckpt.close()
     self.out.close()
     return done
+
+  def _fit_of_average(self, last_fit: dict) -> dict:
+    """The weight-temperature fit of the averaged generator; an average of one generator is
+    the last one, whose fit `last_fit` is."""
+    if self.position.best["averaged"] == 1:
+      return last_fit
+    return self.schedule.fit_weight_temperature(self.state.best, self.schedule.key)
 
   def generator_steps(self, state, position, until: int, update=None) -> bool:
     """Generator steps (`update`, default `g_update`) up to step `until`, with logging,
@@ -209,6 +216,8 @@ class Trainer:
       )
     if row:
       self.out.write({"step": step, **row})
+    if step % cfg.average_every == 0:
+      selection.add_to_average(cfg, state, position, self.schedule.total_steps())
     if step % cfg.checkpoint_every == 0:
       self.save(state, position)
 

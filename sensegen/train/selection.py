@@ -22,17 +22,15 @@ from sensegen.config import Config
 
 # What each selection minimises: a key of the fit (`Schedule.fit_weight_temperature`).
 CRITERIA = {"best_fit": "window_std_ks", "best_judge": "judge_score"}
-"""The minimised key of the fit per criterion; `average` keeps a mean instead."""
+"""The minimised key of the fit per criterion; `average` keeps a mean instead
+(`add_to_average`)."""
 
 
-def consider(cfg: Config, state, position, fit: dict, total_steps: int) -> bool:
+def consider(cfg: Config, state, position, fit: dict) -> bool:
   """Keeps `state.g.params` as the run's generator (in `state.best`, its fit in
   `position.best`) if `fit` (`Schedule.fit_weight_temperature`'s result for them) beats
-  the one kept so far on the `--select_generator` criterion; ties keep the earlier. With
-  `average`, adds them to the running mean instead once `position.step` reaches
-  `--average_from` of the schedule's `total_steps`. Returns whether it was kept (added)."""
-  if cfg.select_generator == "average":
-    return _add_to_average(state, position, fit, cfg.average_from * total_steps)
+  the one kept so far on the `--select_generator` criterion; ties keep the earlier.
+  Returns whether it was kept."""
   criterion = CRITERIA.get(cfg.select_generator)
   if criterion is None or not fit:
     return False
@@ -44,13 +42,17 @@ def consider(cfg: Config, state, position, fit: dict, total_steps: int) -> bool:
   return True
 
 
-def _add_to_average(state, position, fit: dict, start: float) -> bool:
-  """`state.best` becomes the mean of the generators added so far (`position.best`:
-  "averaged", how many; "averaged_from", the first one's step; "step", the last one's).
-  The fit of the average is computed at the end of training (`averaged`)."""
-  if not fit or position.step < start:
+def add_to_average(cfg: Config, state, position, total_steps: int) -> bool:
+  """With `--select_generator=average`, adds `state.g.params` to the running mean in
+  `state.best` once `position.step` reaches `--average_from` of the schedule's
+  `total_steps` (once per step). `position.best` holds "averaged" (how many), "averaged_from"
+  (the first one's step) and "step" (the last one's); the average's fit is made at the end
+  of training (`averaged`). Returns whether they were added."""
+  if cfg.select_generator != "average" or position.step < cfg.average_from * total_steps:
     return False
   n = position.best.get("averaged", 0)
+  if n and position.best["step"] == position.step:
+    return False
   if n == 0:
     state.best = jax.tree.map(jnp.copy, state.g.params)
   else:
@@ -64,7 +66,7 @@ def _add_to_average(state, position, fit: dict, start: float) -> bool:
 
 
 def averaged(cfg: Config, position) -> bool:
-  """Whether the run keeps an average of generators (whose fit is still to be made)."""
+  """Whether the run keeps an average of generators (whose fit is made at the end)."""
   return cfg.select_generator == "average" and bool(position.best)
 
 
