@@ -231,12 +231,12 @@ class Config:
     run=True,
   )
   select_generator: str = _f(
-    "best_judge",
-    "The generator a run samples with, among those fitted at the discriminator phases and "
-    "at the end: best_judge (lowest feature-judge score of its fitted windows against "
-    "training windows), best_fit (lowest window-std KS of its fit against training windows), "
-    "average (the mean of the params every --average_every steps from --average_from of "
-    "training on, fitted again at the end) or last. Without a fit, best_* keep the last.",
+    "average",
+    "The generator a run samples with: average (the mean of its params every --average_every "
+    "steps from --average_from of training on, fitted again at the end), or among those "
+    "fitted at the discriminator phases and at the end: best_judge (lowest feature-judge "
+    "score of its fitted windows against training windows), best_fit (lowest window-std KS "
+    "of its fit against training windows) or last. Without a fit, best_* keep the last.",
     run=True,
   )
   average_from: float = _f(

@@ -121,12 +121,8 @@ def test_sample_npz_and_csv(trained, tmp_path):
 
 
 def test_alternating_schedule_logs_rounds(tmp_path):
-  assert (
-    launch_in_process(
-      f"--workdir={tmp_path}", "--schedule=alternating", "--keep_checkpoints=10", "--figures"
-    )
-    == 0
-  )
+  flags = ("--schedule=alternating", "--select_generator=best_fit", "--keep_checkpoints=10")
+  assert launch_in_process(f"--workdir={tmp_path}", *flags, "--figures") == 0
   rows = metrics.read_rows(str(tmp_path / "metrics.jsonl"))
   rounds = [r for r in rows if "round" in r]
   assert [r["round"] for r in rounds] == [1, 2]

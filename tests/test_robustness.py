@@ -82,7 +82,7 @@ def test_kill_9_and_sigterm_then_resume_is_bitwise_identical(tmp_path, caplog):
   steps = [json.loads(l)["step"] for l in metrics]
   assert steps == sorted(steps)  # rows are never rewritten or duplicated
   assert [json.loads(l)["round"] for l in metrics if "round" in json.loads(l)] == [1, 2]
-  # The generators the runs sample with (`--select_generator`, default best_judge) are the same.
+  # The generators the runs sample with (`--select_generator`) are the same.
   assert api.load(str(tmp_path / "interrupted")).step == api.load(str(tmp_path / "reference")).step
   _assert_bitwise_equal(_params(tmp_path / "interrupted"), _params(tmp_path / "reference"))
 

@@ -7,12 +7,16 @@ report has (README, "Choosing the generator"); for one seed the last generator d
 windows against 22% real. `best_fit` keeps, among the generators fitted during training (at
 each discriminator phase and at the end), the one with the lowest window-std KS against
 training windows; held-out data is not used. The kept params and their fit live in the run
-state and the checkpoint, so a resumed run keeps the same one. `best_judge` (the default)
-ranks the candidates by what the evaluation's feature judge (`evaluate.features`) makes of
-their fitted windows against the same training windows instead: on two CPUs, three seeds
-each, it gave a lower discriminative score than `best_fit` (README, "The same job on
-another CPU"); the KS alone can prefer an early generator fitted at an extreme weight
-temperature.
+state and the checkpoint, so a resumed run keeps the same one. `best_judge` ranks the
+candidates by what the evaluation's feature judge (`evaluate.features`) makes of their
+fitted windows against the same training windows instead: on two CPUs, three seeds each,
+it gave a lower discriminative score than `best_fit` (README, "The same job on another
+CPU"); the KS alone can prefer an early generator fitted at an extreme weight temperature.
+
+Picking stays a choice among noisy scores of a generator that wanders from round to round.
+`average` (the default) keeps the mean of the params every `--average_every` steps of the
+run's second half instead, which on three seeds scored lower than every pick (README,
+"Averaging generators instead of picking one").
 """
 
 import jax
