@@ -117,7 +117,7 @@ def test_fitted_start_states_follow_the_states_moments():
   with their mean and covariance (numpy's), h clipped to the LSTM's range."""
   start_states = _bench_module("start_states")
   rng = np.random.default_rng(0)
-  layers, batch, units, channels = 2, 4000, 3, 2
+  layers, batch, units, channels = 2, 20000, 3, 2
   mixing = rng.normal(size=(layers * 2 * units + channels,) * 2) * 0.3
   flat = rng.normal(size=(batch, mixing.shape[0])) @ mixing + 0.2
   state = np.moveaxis(flat[:, :-channels].reshape(batch, layers, 2, units), 0, 2)
