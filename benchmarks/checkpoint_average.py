@@ -36,7 +36,7 @@ def averaged(workdir: str, from_step: int, every: int = 0) -> tuple:
   """(the run's generator with the mean params of its checkpoints at steps >= `from_step`
   (with `every`, only at multiples of it), those steps)."""
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=1000)
-  ids = {ckpt.read_meta(i)["step"]: i for i in ckpt.steps()}  # The newest id of each step.
+  ids = ckpt.ids_by_step()
   ckpt.close()
   steps = sorted(s for s in ids if s >= from_step and (not every or s % every == 0))
   if not steps:

@@ -46,8 +46,7 @@ def candidates(workdir: str) -> list:
     )
   )
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=1000)
-  # The newest checkpoint of each step (a round's end and a periodic save can share one).
-  ids = {ckpt.read_meta(i)["step"]: i for i in ckpt.steps()}
+  ids = ckpt.ids_by_step()
   ckpt.close()
   return [(step, ks, wt, ids.get(step)) for step, ks, wt in found]
 

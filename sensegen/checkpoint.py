@@ -49,6 +49,11 @@ class Checkpointer:
     restored = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
     return dict(restored["meta"])
 
+  def ids_by_step(self) -> dict:
+    """Training step -> the newest checkpoint id saved at it (a round's end and a periodic
+    save can share a step)."""
+    return {self.read_meta(i)["step"]: i for i in self.steps()}
+
   def restore(self, step: int, like: Union[Callable, object]) -> tuple:
     """(state, meta) of checkpoint `step`; `like` as for `restore_latest`."""
     tree = like(self.read_meta(step)) if callable(like) else like

@@ -41,6 +41,13 @@ def test_keeps_latest_n(tmp_path):
   assert ckpt.steps() == [3, 4]
 
 
+def test_ids_by_step_names_the_newest_save_of_each_training_step(tmp_path):
+  ckpt = checkpoint.Checkpointer(str(tmp_path / "ck"), keep=5)
+  for i, step in enumerate([10, 20, 20, 30], start=1):  # A round's end and a periodic save.
+    ckpt.save(i, _state(), {"step": step})
+  assert ckpt.ids_by_step() == {10: 1, 20: 3, 30: 4}
+
+
 def test_empty_directory_restores_nothing(tmp_path):
   assert checkpoint.Checkpointer(str(tmp_path / "ck")).restore_latest(_state()) is None
 

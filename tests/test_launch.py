@@ -188,7 +188,7 @@ def test_average_samples_with_the_mean_of_the_generators_of_the_second_half(tmp_
     fit["weight_temperature"] > 0 and "sampling with the mean of the 3 generators" in caplog.text
   )
   ckpt = checkpoint.Checkpointer(str(tmp_path / "checkpoints"), keep=10)
-  ids = {ckpt.read_meta(i)["step"]: i for i in ckpt.steps()}
+  ids = ckpt.ids_by_step()
   ckpt.close()
   trained = [api.load(str(tmp_path), checkpoint=ids[s]).params for s in (10, 15, 20)]
   mean = jax.tree.map(lambda *p: np.mean(p, axis=0), *trained)

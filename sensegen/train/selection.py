@@ -24,10 +24,9 @@ import jax.numpy as jnp
 
 from sensegen.config import Config
 
-# What each selection minimises: a key of the fit (`Schedule.fit_weight_temperature`).
+# What each picking criterion minimises: a key of the fit (`Schedule.fit_weight_temperature`);
+# `average` keeps a mean instead (`add_to_average`).
 CRITERIA = {"best_fit": "window_std_ks", "best_judge": "judge_score"}
-"""The minimised key of the fit per criterion; `average` keeps a mean instead
-(`add_to_average`)."""
 
 
 def consider(cfg: Config, state, position, fit: dict) -> bool:
