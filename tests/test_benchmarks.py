@@ -1,5 +1,6 @@
 """Each benchmark script runs on a tiny model and prints one JSON line (no speed checks)."""
 
+import gzip
 import importlib
 import json
 import os
@@ -22,6 +23,7 @@ _RUNS = {
   "sample.py": _TINY + ["--num", "2", "--length", "5"],
   "matmul_peak.py": ["--n", "64", "--iters", "2"],
   "train_phases.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2"],
+  "train_profile.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2", "--top", "1"],
 }
 _TIMING = {"compile_s", "median_s", "min_s", "iters"}
 
@@ -75,6 +77,30 @@ def test_train_phases_json(outputs):
   assert (r["framework"], r["batch"], r["T"], r["units"]) == ("jax", 4, 5, 8)
   assert min(r["forward_ms"], r["forward_backward_ms"], r["step_ms"]) > 0
   assert r["cpu"]
+
+
+def test_train_profile_json(outputs):
+  r = outputs["train_profile.py"]
+  assert (r["batch"], r["T"], r["impl"]) == (4, 5, "fused")
+  assert r["op"] and not r["op"].startswith("$")
+  assert r["ms_per_step"] > 0 and r["calls_per_step"] > 0
+
+
+def test_train_profile_sums_each_op_per_step(tmp_path):
+  """`per_op_ms` adds up the complete events of each op in a Perfetto trace, per train
+  step, and leaves out Python frames and other event kinds."""
+  events = [
+    {"ph": "X", "name": "dot", "dur": 3000},
+    {"ph": "X", "name": "dot", "dur": 1000},
+    {"ph": "X", "name": "tanh", "dur": 500},
+    {"ph": "X", "name": "$api.py:1 block_until_ready", "dur": 9000},
+    {"ph": "B", "name": "dot", "ts": 0},
+  ]
+  (tmp_path / "plugins").mkdir()
+  with gzip.open(tmp_path / "plugins" / "perfetto_trace.json.gz", "wt") as f:
+    json.dump({"traceEvents": events}, f)
+  got = _bench_module("train_profile").per_op_ms(str(tmp_path), iters=2)
+  assert got == [("dot", 2.0, 1.0), ("tanh", 0.25, 0.5)]
 
 
 def test_every_line_names_the_allocator_it_ran_under(outputs):
