@@ -46,39 +46,50 @@ _BASE = (
 _PAPER_TRAINING = ("--optimizer=rmsprop", "--lr_decay=1.0", "--learning_rate=0.002")
 _ADAM = ("--optimizer=adam", "--lr_decay=0.1", "--learning_rate=0.003")
 _AT_ONE = "--weight_temperature=1"  # Rows measured before the fitted weight temperature.
+_ABSOLUTE = "--noresidual_mean"  # Rows measured before the residual mean became the default.
 # name: (training flags, sampling flags of the evaluation)
 ROWS = {
   "processed_rmsprop_zero_start": (
-    _BASE + _PAPER_TRAINING + ("--model_space=processed",),
+    _BASE + _PAPER_TRAINING + ("--model_space=processed", _ABSOLUTE),
     ("--burn_in=0", _AT_ONE),
   ),
   "processed_adam_zero_start": (
-    _BASE + _ADAM + ("--model_space=processed",),
+    _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
     ("--burn_in=0", _AT_ONE),
   ),
   "processed_adam_burn_in": (
-    _BASE + _ADAM + ("--model_space=processed",),
+    _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
     ("--burn_in=1000", _AT_ONE),
   ),
   "processed_adam_burn_in_weight_temperature_0.7": (
-    _BASE + _ADAM + ("--model_space=processed",),
+    _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
     ("--burn_in=1000", "--weight_temperature=0.7"),
   ),
   "processed_adam_random_resets": (
-    _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05"),
+    _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05", _ABSOLUTE),
     ("--burn_in=1000", _AT_ONE),
   ),
   "processed_adam_random_resets_zero_start": (
-    _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05"),
+    _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05", _ABSOLUTE),
     ("--burn_in=0", _AT_ONE),
   ),
   "processed_adam_scheduled_sampling": (
-    _BASE + _ADAM + ("--model_space=processed", "--scheduled_sampling=0.25"),
+    _BASE + _ADAM + ("--model_space=processed", "--scheduled_sampling=0.25", _ABSOLUTE),
     ("--burn_in=1000", _AT_ONE),
   ),
-  "raw_adam_burn_in": (_BASE + _ADAM + ("--model_space=raw",), ("--burn_in=1000", _AT_ONE)),
-  "main": (("--flagfile=launch/har_quick.flags",), ("--burn_in=1000", _AT_ONE)),
-  "main_fitted_weight_temperature": (("--flagfile=launch/har_quick.flags",), ("--burn_in=1000",)),
+  "raw_adam_burn_in": (
+    _BASE + _ADAM + ("--model_space=raw", _ABSOLUTE),
+    ("--burn_in=1000", _AT_ONE),
+  ),
+  "raw_adam_burn_in_residual_mean": (
+    _BASE + _ADAM + ("--model_space=raw",),
+    ("--burn_in=1000", _AT_ONE),
+  ),
+  "main": (("--flagfile=launch/har_quick.flags", _ABSOLUTE), ("--burn_in=1000", _AT_ONE)),
+  "main_fitted_weight_temperature": (
+    ("--flagfile=launch/har_quick.flags", _ABSOLUTE),
+    ("--burn_in=1000",),
+  ),
 }
 
 

@@ -107,6 +107,8 @@ def run(seed: int, steps: int, overrides: dict, root: str) -> dict:
 
 
 def _value(text: str):
+  if text.lower() in ("true", "false"):
+    return text.lower() == "true"
   for cast in (int, float):
     try:
       return cast(text)

@@ -77,6 +77,12 @@ class Config:
     "MDN components: diagonal | full (correlated channels via a Cholesky factor).",
     run=True,
   )
+  residual_mean: bool = _f(
+    True,
+    "MDN means as offsets from the current input: the generator predicts each step's change "
+    "(--noresidual_mean: absolute means, as in the paper and in runs saved before the flag).",
+    run=True,
+  )
   lstm_impl: str = _f(
     "",
     "LSTM implementation: scan (autodiff) | fused (custom VJP, same numbers, faster) | bf16 "

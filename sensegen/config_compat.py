@@ -76,6 +76,7 @@ LEGACY_VALUES = {
   "calibration_windows": 0,
   "lstm_impl": "scan",
   "select_generator": "last",
+  "residual_mean": False,
 }
 
 

@@ -25,6 +25,7 @@ def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generat
     num_labels=num_labels,
     covariance=cfg.covariance,
     lstm_impl=effective_lstm_impl(cfg),
+    residual_mean=cfg.residual_mean,
   )
 
 

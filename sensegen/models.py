@@ -27,7 +27,9 @@ class Generator(nn.Module):
   Paper values: lstm_layers=3, lstm_units=256, dense_units=128, mixtures=24, D=1.
   `output_sigmoid` reproduces the paper's sigmoid on the mixture layer; it bounds
   mu to (0, 1) and sigma to (1, e), which cannot fit normalised data, so it is off
-  by default. With `num_labels > 0` a per-step label embedding joins the input.
+  by default. With `num_labels > 0` a per-step label embedding joins the input. With
+  `residual_mean` every component's mean is the input plus the head's output: the head
+  predicts each step's change, so holding still needs no exact copy of x through the LSTM.
   """
 
   channels: int
@@ -40,6 +42,7 @@ class Generator(nn.Module):
   label_embedding: int = 16
   covariance: str = "diagonal"  # or "full": correlated channels through a Cholesky factor.
   lstm_impl: str = "scan"  # `lstm.IMPLS`: "scan", "fused" (same numbers, faster) or "bf16".
+  residual_mean: bool = False
 
   def setup(self):
     extra = self.label_embedding if self.num_labels else 0
@@ -59,13 +62,17 @@ class Generator(nn.Module):
       return x
     return jnp.concatenate([x, self.embed(labels)], axis=-1)
 
-  def _mixture(self, h):
+  def _mixture(self, h, x):
+    """The mixture of the next step from the top LSTM output h and the current input x
+    (`[..., D]`, for `residual_mean`)."""
     out = self.head(jax.nn.sigmoid(self.hidden(h)))
     if self.output_sigmoid:
       out = jax.nn.sigmoid(out)
-    if self.covariance == "full":
-      return mdn.split_outputs_full(out, self.mixtures, self.channels)
-    return mdn.split_outputs(out, self.mixtures, self.channels)
+    split = mdn.split_outputs_full if self.covariance == "full" else mdn.split_outputs
+    logits, mu, *rest = split(out, self.mixtures, self.channels)
+    if self.residual_mean:
+      mu = mu + x[..., None, :]
+    return (logits, mu, *rest)
 
   def __call__(self, state, x, labels=None):
     """Mixture of x[t+1] given x[..t].
@@ -80,12 +87,12 @@ class Generator(nn.Module):
       offdiag `[B, T, K, D(D-1)/2]` in the mixture when `covariance == "full"`.
     """
     state, h = self.lstm(state, self._inputs(x, labels))
-    return state, self._mixture(h)
+    return state, self._mixture(h, x)
 
   def step(self, state, x, labels=None):
     """One step: x `[B, D]`, labels `[B]` -> (state, mixture of `[B, ...]`)."""
     state, h = self.lstm.step(state, self._inputs(x, labels))
-    return state, self._mixture(h)
+    return state, self._mixture(h, x)
 
   def zero_state(self, batch: int):
     return lstm.zero_state(self.lstm_layers, batch, self.lstm_units)

@@ -64,8 +64,9 @@ def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
   saved = config_compat.read_saved(old)
   assert saved["optimizer"] == "rmsprop" and saved["model_space"] == "processed"
   assert saved["lr_decay"] == 1.0 and saved["reset_prob"] == 0.0
+  assert saved["residual_mean"] is False and Config(workdir="w").residual_mean is True
   # Today's defaults differ, so resuming such a run with them names the difference.
-  with pytest.raises(ConfigError, match="--model_space=auto contradicts"):
+  with pytest.raises(ConfigError, match="contradicts config.json"):
     config_compat.check_resume(Config(workdir="w"), old, "config.json")
 
 

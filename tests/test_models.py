@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from sensegen import models
 
@@ -63,3 +64,24 @@ def test_discriminator_outputs_one_logit_per_window():
   logits = disc.apply(variables, x)
   assert logits.shape == (5,)
   assert variables["params"]["Dense_0"]["kernel"].shape == (8, 4)
+
+
+@pytest.mark.parametrize("covariance", ["diagonal", "full"])
+def test_residual_mean_adds_the_input_to_every_component_mean(covariance):
+  """Same params: the means move by the step's input, nothing else in the mixture does,
+  over a sequence and one step at a time."""
+  kw = dict(channels=2, lstm_layers=1, lstm_units=4, dense_units=4, mixtures=3)
+  plain = models.Generator(**kw, covariance=covariance)
+  residual = models.Generator(**kw, covariance=covariance, residual_mean=True)
+  x = jax.random.normal(jax.random.key(0), (2, 5, 2))
+  variables = plain.init(jax.random.key(1), plain.zero_state(2), x)
+  _, (logits, mu, *rest) = plain.apply(variables, plain.zero_state(2), x)
+  _, (r_logits, r_mu, *r_rest) = residual.apply(variables, residual.zero_state(2), x)
+  np.testing.assert_allclose(r_mu, np.asarray(mu) + np.asarray(x)[:, :, None, :], atol=1e-6)
+  np.testing.assert_array_equal(r_logits, logits)
+  for got, want in zip(r_rest, rest):
+    np.testing.assert_array_equal(got, want)
+  _, (_, step_mu, *_) = residual.apply(
+    variables, residual.zero_state(2), x[:, 0], method=residual.step
+  )
+  np.testing.assert_allclose(step_mu, r_mu[:, 0], atol=1e-5)
