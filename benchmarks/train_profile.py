@@ -62,9 +62,9 @@ def main():
         ts, rnn, metrics = train_step(ts, rnn, batch)
         jax.block_until_ready(metrics)
     ops = per_op_ms(trace_dir, args.iters)
+  line = {"bench": "train_profile", "batch": args.batch, "T": args.steps, "impl": args.impl}
+  line["allocator"] = allocator.loaded()
   for name, ms, n in ops[: args.top]:
-    line = {"bench": "train_profile", "batch": args.batch, "T": args.steps, "impl": args.impl}
-    line["allocator"] = allocator.loaded()
     print(json.dumps({**line, "op": name, "ms_per_step": round(ms, 3), "calls_per_step": n}))
 
 
