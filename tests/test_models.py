@@ -78,9 +78,9 @@ def test_residual_mean_adds_the_input_to_every_component_mean(covariance):
   _, (logits, mu, *rest) = plain.apply(variables, plain.zero_state(2), x)
   _, (r_logits, r_mu, *r_rest) = residual.apply(variables, residual.zero_state(2), x)
   np.testing.assert_allclose(r_mu, np.asarray(mu) + np.asarray(x)[:, :, None, :], atol=1e-6)
-  np.testing.assert_array_equal(r_logits, logits)
+  np.testing.assert_allclose(r_logits, logits, rtol=1e-6, atol=1e-6)
   for got, want in zip(r_rest, rest):
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
   _, (_, step_mu, *_) = residual.apply(
     variables, residual.zero_state(2), x[:, 0], method=residual.step
   )

@@ -114,4 +114,4 @@ def test_average_keeps_the_mean_of_the_generators_from_the_start_step_on():
   for got, *params in zip(_leaves(selection.params(state)), *added):
     np.testing.assert_allclose(got, np.mean(params, axis=0), rtol=1e-6, atol=1e-6)
   assert not selection.consider(cfg, state, position, _fit(0.01))  # Fits keep nothing.
-  assert not selection.add_to_average(TINY, state, position, 40)  # Other criteria: no mean.
+  assert not selection.add_to_average(BEST_FIT, state, position, 40)  # Other criteria: no mean.

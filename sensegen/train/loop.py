@@ -42,6 +42,27 @@ class StopFlag:
     self.signal = None
 
 
+def _log_sampling(record: dict) -> None:
+  """Says which generator the run samples with when it is not simply the last one
+  (`record`: `selection.sampling_record`'s)."""
+  if record.get("averaged", 0) > 1:
+    logging.info(
+      "sampling with the mean of the %d generators of steps %d-%d (window-std KS %.3f)",
+      record["averaged"],
+      record["averaged_from"],
+      record["step"],
+      record["window_std_ks"],
+    )
+  elif record["step"] != record["last_step"]:
+    judged = f", feature-judge score {record['judge_score']:.3f}" if "judge_score" in record else ""
+    logging.info(
+      "sampling with the generator of step %d (window-std KS %.3f%s), not the last",
+      record["step"],
+      record["window_std_ks"],
+      judged,
+    )
+
+
 @dataclasses.dataclass
 class HeldOut:
   """The held-out windows `[N, L, D]` (and labels `[N, L]`) of the NLL evaluations, and
@@ -136,24 +157,7 @@ class Trainer:
       if fit and jax.process_index() == 0:
         record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
-        if record.get("averaged", 0) > 1:
-          logging.info(
-            "sampling with the mean of the %d generators of steps %d-%d (window-std KS %.3f)",
-            record["averaged"],
-            record["averaged_from"],
-            record["step"],
-            record["window_std_ks"],
-          )
-        elif record["step"] != record["last_step"]:
-          judged = (
-            f", feature-judge score {record['judge_score']:.3f}" if "judge_score" in record else ""
-          )
-          logging.info(
-            "sampling with the generator of step %d (window-std KS %.3f%s), not the last",
-            record["step"],
-            record["window_std_ks"],
-            judged,
-          )
+        _log_sampling(record)
       self.write_figures(self.state)
     self.ckpt.close()
     self.out.close()
