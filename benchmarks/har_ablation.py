@@ -47,48 +47,56 @@ _PAPER_TRAINING = ("--optimizer=rmsprop", "--lr_decay=1.0", "--learning_rate=0.0
 _ADAM = ("--optimizer=adam", "--lr_decay=0.1", "--learning_rate=0.003")
 _AT_ONE = "--weight_temperature=1"  # Rows measured before the fitted weight temperature.
 _ABSOLUTE = "--noresidual_mean"  # Rows measured before the residual mean became the default.
+_NO_RESAMPLE = "--resample=0"  # Rows measured before critic resampling became the default.
 # name: (training flags, sampling flags of the evaluation)
 ROWS = {
   "processed_rmsprop_zero_start": (
     _BASE + _PAPER_TRAINING + ("--model_space=processed", _ABSOLUTE),
-    ("--burn_in=0", _AT_ONE),
+    ("--burn_in=0", _AT_ONE, _NO_RESAMPLE),
   ),
   "processed_adam_zero_start": (
     _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
-    ("--burn_in=0", _AT_ONE),
+    ("--burn_in=0", _AT_ONE, _NO_RESAMPLE),
   ),
   "processed_adam_burn_in": (
     _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
-    ("--burn_in=1000", _AT_ONE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
   ),
   "processed_adam_burn_in_weight_temperature_0.7": (
     _BASE + _ADAM + ("--model_space=processed", _ABSOLUTE),
-    ("--burn_in=1000", "--weight_temperature=0.7"),
+    ("--burn_in=1000", "--weight_temperature=0.7", _NO_RESAMPLE),
   ),
   "processed_adam_random_resets": (
     _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05", _ABSOLUTE),
-    ("--burn_in=1000", _AT_ONE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
   ),
   "processed_adam_random_resets_zero_start": (
     _BASE + _ADAM + ("--model_space=processed", "--reset_prob=0.05", _ABSOLUTE),
-    ("--burn_in=0", _AT_ONE),
+    ("--burn_in=0", _AT_ONE, _NO_RESAMPLE),
   ),
   "processed_adam_scheduled_sampling": (
     _BASE + _ADAM + ("--model_space=processed", "--scheduled_sampling=0.25", _ABSOLUTE),
-    ("--burn_in=1000", _AT_ONE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
   ),
   "raw_adam_burn_in": (
     _BASE + _ADAM + ("--model_space=raw", _ABSOLUTE),
-    ("--burn_in=1000", _AT_ONE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
   ),
   "raw_adam_burn_in_residual_mean": (
     _BASE + _ADAM + ("--model_space=raw",),
-    ("--burn_in=1000", _AT_ONE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
   ),
-  "main": (("--flagfile=launch/har_quick.flags", _ABSOLUTE), ("--burn_in=1000", _AT_ONE)),
+  "main": (
+    ("--flagfile=launch/har_quick.flags", _ABSOLUTE),
+    ("--burn_in=1000", _AT_ONE, _NO_RESAMPLE),
+  ),
   "main_fitted_weight_temperature": (
     ("--flagfile=launch/har_quick.flags", _ABSOLUTE),
-    ("--burn_in=1000",),
+    ("--burn_in=1000", _NO_RESAMPLE),
+  ),
+  "raw_adam_burn_in_residual_mean_resample": (
+    _BASE + _ADAM + ("--model_space=raw",),
+    ("--burn_in=1000", _AT_ONE, "--resample=8"),
   ),
 }
 

@@ -14,6 +14,7 @@ from sensegen import config as config_lib
 from sensegen import config_compat
 from sensegen import experiment
 from sensegen import fileio
+from sensegen import resampling
 from sensegen import sampling
 from sensegen import train as train_lib
 from sensegen.checkpoint import Checkpointer
@@ -49,6 +50,8 @@ class TrainedGenerator:
       training data for these params (`calibration`), 1 for runs without one.
     step: the training step the params are from: the kept generator's
       (`--select_generator`, `train.selection`), else the last.
+    critic: the run's resampling critic (`resampling`); None for runs without one
+      (conditioned, --dp and older runs), which `sample` then draws without resampling.
   """
 
   model: object
@@ -64,6 +67,7 @@ class TrainedGenerator:
   output_map: Optional[sampling.OutputMap] = None
   weight_temperature: float = 1.0
   step: int = 0
+  critic: Optional[resampling.Critic] = None
 
   @functools.cached_property
   def sample_fn(self):
@@ -111,13 +115,18 @@ class TrainedGenerator:
     labels=None,
     burn_in: Optional[int] = None,
     weight_temperature: Optional[float] = None,
-  ) -> jax.Array:
+    resample: Optional[int] = None,
+  ) -> np.ndarray:
     """`[num_samples, length, D]` series in physical units; the same key gives the same series.
 
     Each series is a window at a random position of a session (`burn_in` generated steps
     are discarded first; default the run's `--burn_in`). `labels` (conditioned models):
     per-step label ids `[length]` or `[num_samples, length]`, e.g. from `label_ids`.
     `weight_temperature`: None or 0 draws with the run's fitted `weight_temperature`.
+    `resample`: candidates drawn per returned series, kept by the run's critic
+    (`resampling`; default the run's `--resample`); 0 or 1, a run without a critic or a
+    series shorter than the critic's window: no resampling (`resample_factor`). Unlike
+    `sample_fn`, not jittable.
     """
     if self.num_labels and labels is None:
       raise ConfigError("this generator is conditioned on labels: pass labels=")
@@ -127,9 +136,36 @@ class TrainedGenerator:
       labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), (num_samples, length))
     burn_in = self.config.burn_in if burn_in is None else burn_in
     weight_temperature = weight_temperature or self.weight_temperature
-    return self.sample_fn(
-      self.params, key, num_samples, length, temperature, labels, burn_in, weight_temperature
+    factor = self.resample_factor(length, resample)
+    if factor == 1:
+      return np.asarray(
+        self.sample_fn(
+          self.params, key, num_samples, length, temperature, labels, burn_in, weight_temperature
+        )
+      )
+    draw_key, keep_key = jax.random.split(key)
+    candidates = np.asarray(
+      self.sample_fn(
+        self.params,
+        draw_key,
+        factor * num_samples,
+        length,
+        temperature,
+        labels,
+        burn_in,
+        weight_temperature,
+      )
     )
+    logits = self.critic.logits(self.normaliser.normalise(candidates))
+    return candidates[resampling.select(keep_key, logits, num_samples)]
+
+  def resample_factor(self, length: int, resample: Optional[int] = None) -> int:
+    """Candidates `sample` draws per returned series of `length` steps (1: no resampling);
+    `resample` None: the run's `--resample`."""
+    resample = self.config.resample if resample is None else resample
+    if self.critic is None or length < self.critic.window:
+      return 1
+    return max(resample, 1)
 
   def label_ids(self, label: str = "", schedule: str = "", length: int = 0):
     """Per-step label ids `[L]`: one `label` (name or id) for `length` steps, or a
@@ -230,6 +266,7 @@ def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
     output_map=output_map,
     weight_temperature=calibration.read(workdir),
     step=meta["best"]["step"] if kept else meta["step"],
+    critic=resampling.read(workdir) if checkpoint is None else None,
   )
 
 

@@ -57,7 +57,9 @@ class Config:
   # What to do, where.
   workdir: str = _f("", "Run directory (checkpoints, metrics, plots, reports). Rerunning resumes.")
   mode: str = _f(
-    "train", "train | sample | evaluate | calibrate (fit a trained run's weight temperature)."
+    "train",
+    "train | sample | evaluate | calibrate (fit a trained run's weight temperature and "
+    "resampling critic).",
   )
   # Data.
   data: str = _f("har", "'har' (embedded UCI HAR/HAPT) or a path to a .npz/.csv file.", run=True)
@@ -236,6 +238,17 @@ class Config:
     "phase and at the end of training, when --weight_temperature=0 (0: no fit; not with --dp).",
     run=True,
   )
+  resample: int = _f(
+    8,
+    "Candidates drawn per returned series; the run's critic of window statistics keeps "
+    "those most like training windows, at random in proportion to the density ratio it "
+    "estimates (`resampling`). 0 or 1: off. Unconditioned runs without --dp.",
+  )
+  resample_windows: int = _f(
+    512,
+    "Training and generated windows the resampling critic is fitted on at the end of "
+    "training and by --mode=calibrate (0: no critic).",
+  )
   select_generator: str = _f(
     "average",
     "The generator a run samples with: average (the mean of its params every --average_every "
@@ -340,6 +353,8 @@ _POSITIVE = (
 _NON_NEGATIVE = (
   "weight_temperature",
   "calibration_windows",
+  "resample",
+  "resample_windows",
   "burn_in",
   "train_steps",
   "d_epochs",

@@ -43,10 +43,12 @@ def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
 
 
 def _sampling(cfg: Config, gen: api.TrainedGenerator) -> dict:
-  """How the evaluated windows are drawn, besides the temperature (also in the report)."""
+  """How the evaluated windows are drawn, besides the temperature (also in the report;
+  `resample` is the factor applied: 1 when the run has no critic)."""
   return {
     "burn_in": cfg.burn_in,
     "weight_temperature": cfg.weight_temperature or gen.weight_temperature,
+    "resample": gen.resample_factor(cfg.window, cfg.resample),
   }
 
 
@@ -215,6 +217,7 @@ def _evaluation_config(cli: Config) -> Config:
     temperature=cli.temperature,
     weight_temperature=cli.weight_temperature,
     burn_in=cli.burn_in,
+    resample=cli.resample,
     seed=cli.seed,
     workdir=cli.workdir,
     posthoc_steps=cli.posthoc_steps,

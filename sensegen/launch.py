@@ -147,6 +147,7 @@ def _sample(cfg) -> int:
     labels,
     burn_in=cfg.burn_in,
     weight_temperature=cfg.weight_temperature,
+    resample=cfg.resample,
   )
   export.write_samples(output, x, gen.channels, gen.units, extra)
   logging.info("wrote %d samples of %d steps to %s", cfg.num_samples, length, output)
@@ -154,9 +155,9 @@ def _sample(cfg) -> int:
 
 
 def _calibrate(cli) -> int:
-  """Fits the weight temperature of the generator a trained run samples with, as its
-  training does at the end."""
-  from sensegen import api, calibration, input_pipeline
+  """Fits the weight temperature and then the resampling critic of the generator a trained
+  run samples with, as its training does at the end."""
+  from sensegen import api, calibration, input_pipeline, resampling
   from sensegen import train as train_lib
 
   if cli.weight_temperature or not cli.calibration_windows:
@@ -171,13 +172,20 @@ def _calibrate(cli) -> int:
       "the privacy accounting"
     )
   cfg = dataclasses.replace(
-    gen.config, weight_temperature=0.0, calibration_windows=cli.calibration_windows
+    gen.config,
+    weight_temperature=0.0,
+    calibration_windows=cli.calibration_windows,
+    resample_windows=cli.resample_windows,
   )
   run_data = input_pipeline.load_for_training(cfg)
   schedule = train_lib.schedule_class(cfg.schedule)(cfg, run_data, gen.model)
   fit = schedule.fit_weight_temperature(gen.params, schedule.key)
   calibration.write(cli.workdir, {"step": gen.step, **fit})
   logging.info("wrote %s", os.path.join(cli.workdir, calibration.FILE))
+  critic = schedule.fit_critic(gen.params, schedule.key, fit.get("weight_temperature"))
+  if critic is not None:
+    resampling.write(cli.workdir, critic, {"step": gen.step, "windows": cfg.resample_windows})
+    logging.info("wrote %s", os.path.join(cli.workdir, resampling.FILE))
   return 0
 
 

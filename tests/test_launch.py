@@ -1,5 +1,6 @@
 """The launcher end to end with launch/smoke.flags (the embedded HAR data)."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import pytest
 from launch_util import REPO, launch, launch_in_process
 from sensegen import api
 from sensegen import checkpoint
+from sensegen.evaluate import features
 from sensegen import metrics
 from sensegen import tensorboard
 from sensegen.errors import ConfigError
@@ -267,6 +269,7 @@ def test_evaluate_writes_report_with_baselines(trained):
     "temperature": 1.0,
     "weight_temperature": fitted["weight_temperature"],
     "burn_in": 100,
+    "resample": 8,
     "generator_step": fitted["step"],
   }
   assert set(report["baselines"]) == {"real_holdout", "train_replay", "gaussian", "ar"}
@@ -275,6 +278,28 @@ def test_evaluate_writes_report_with_baselines(trained):
   assert "| metric | model | real_holdout" in (trained / "eval" / "report.md").read_text()
   for png in ("pca.png", "tsne.png", "traces.png", "window_std.png"):
     assert (trained / "eval" / png).is_file()
+
+
+@pytest.mark.xdist_group("launch_trained")
+def test_samples_are_the_critics_pick_of_more_candidates(trained):
+  gen = api.load(str(trained))
+  record = json.loads((trained / "resampling.json").read_text())
+  assert (record["step"], record["windows"], gen.critic.window) == (gen.step, 512, 50)
+  # A critic that prefers loud windows: the kept series are the loudest candidates.
+  names = features.feature_names(50, gen.channels)
+  coef = 1e3 * (np.arange(len(names)) == names.index("log_std[body_acc_x]"))
+  loud = dataclasses.replace(gen.critic, coef=coef, mean=0 * coef, scale=1 + 0 * coef)
+  gen = dataclasses.replace(gen, critic=loud)
+  key = jax.random.key(3)
+  kept = gen.sample(key, 4, 60, resample=3)
+  candidates = np.asarray(gen.sample_fn(gen.params, jax.random.split(key)[0], 12, 60))
+  loudest = candidates[np.argsort(-candidates[:, :50].std(axis=(1, 2)))[:4]]
+  np.testing.assert_array_equal(np.sort(kept, axis=0), np.sort(loudest, axis=0))
+  # No resampling for resample 1 or series shorter than the critic's window.
+  plain = np.asarray(gen.sample_fn(gen.params, key, 4, 60))
+  np.testing.assert_array_equal(gen.sample(key, 4, 60, resample=1), plain)
+  short = np.asarray(gen.sample_fn(gen.params, key, 4, 49))
+  np.testing.assert_array_equal(gen.sample(key, 4, 49), short)
 
 
 @pytest.mark.xdist_group("launch_trained")

@@ -20,6 +20,7 @@ from sensegen import experiment
 from sensegen import input_pipeline
 from sensegen import parallel
 from sensegen import privacy
+from sensegen import resampling
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
 from sensegen.data import windows
@@ -158,10 +159,20 @@ class Trainer:
         record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
         _log_sampling(record)
+      self._fit_critic(fit)
       self.write_figures(self.state)
     self.ckpt.close()
     self.out.close()
     return done
+
+  def _fit_critic(self, last_fit: dict) -> None:
+    """Fits and saves the resampling critic of the generator the run samples with."""
+    chosen = self.position.best or {"step": self.position.step, **last_fit}
+    params = selection.params(self.state)
+    critic = self.schedule.fit_critic(params, self.schedule.key, chosen.get("weight_temperature"))
+    if critic is not None and jax.process_index() == 0:
+      record = {"step": chosen["step"], "windows": self.cfg.resample_windows}
+      resampling.write(self.cfg.workdir, critic, record)
 
   def _fit_of_average(self, last_fit: dict) -> dict:
     """The weight-temperature fit of the averaged generator; an average of one generator is

@@ -8,12 +8,14 @@ generator, so every jitted step they use is chosen there.
 
 import functools
 import logging
+from typing import Optional
 
 import jax
 import numpy as np
 
 from sensegen import calibration
 from sensegen import input_pipeline
+from sensegen import resampling
 from sensegen import sampling
 from sensegen.config import Config
 from sensegen.data import windows
@@ -21,7 +23,7 @@ from sensegen.evaluate import features
 
 # Purposes folded into the run's key (or seed) so that each random draw is independent.
 D_TRAIN, D_HELDOUT, PLOT, DP_NOISE, ADVERSARIAL, CRITIC, SCHEDULED_SAMPLING = 1, 2, 3, 4, 5, 6, 7
-CALIBRATION = 8
+CALIBRATION, RESAMPLING = 8, 9
 
 
 class Schedule:
@@ -138,6 +140,24 @@ class Schedule:
       judged,
     )
     return fit
+
+  def fit_critic(self, params, key, weight_temperature=None) -> Optional[resampling.Critic]:
+    """The resampling critic (`resampling`) of generator `params` drawn at
+    `weight_temperature` (None: the schedule's): `--resample_windows` training windows at
+    random positions against as many generated ones. None for `--resample_windows=0`,
+    conditioned runs, and --dp runs (the fit would read the private data outside the
+    privacy accounting)."""
+    cfg = self.cfg
+    if not cfg.resample_windows or self.run_data.conditioned or cfg.dp:
+      return None
+    rng = np.random.default_rng([cfg.seed, RESAMPLING])
+    real, _ = self.real_windows(self.run_data.train, cfg.resample_windows, rng)
+    key = jax.random.fold_in(key, RESAMPLING)
+    synthetic = self.sample_windows(
+      params, key, len(real), cfg.window, weight_temperature=weight_temperature
+    )
+    logging.info("fitting the resampling critic on %d + %d windows", len(real), len(real))
+    return resampling.fit(real, synthetic)
 
 
 def output_map(run_data: input_pipeline.RunData):

@@ -1,0 +1,75 @@
+"""The resampling critic and the Gumbel top-k choice."""
+
+import jax
+import numpy as np
+import pytest
+import sklearn.linear_model
+import sklearn.pipeline
+import sklearn.preprocessing
+
+from sensegen import resampling
+from sensegen.evaluate.features import window_features
+
+
+def _windows(rng, n, scale, length=64, channels=2):
+  """AR(1) windows `[n, length, channels]` of the given innovation scale."""
+  noise = rng.normal(size=(n, length, channels)) * scale
+  x = np.zeros_like(noise)
+  for t in range(1, length):
+    x[:, t] = 0.8 * x[:, t - 1] + noise[:, t]
+  return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+  rng = np.random.default_rng(0)
+  real, synthetic = _windows(rng, 80, 1.0), _windows(rng, 80, 1.6)
+  return real, synthetic, resampling.fit(real, synthetic)
+
+
+def test_logits_are_the_fitted_logistic_regressions_decision_function(fitted):
+  real, synthetic, critic = fitted
+  reference = sklearn.pipeline.make_pipeline(
+    sklearn.preprocessing.StandardScaler(),
+    sklearn.linear_model.LogisticRegression(C=1.0, max_iter=2000),
+  ).fit(
+    np.concatenate([window_features(real), window_features(synthetic)]),
+    np.r_[np.ones(len(real)), np.zeros(len(synthetic))],
+  )
+  probe = _windows(np.random.default_rng(1), 10, 1.3)
+  np.testing.assert_allclose(
+    critic.logits(probe), reference.decision_function(window_features(probe)), rtol=1e-6
+  )
+  # It tells the sets apart: real windows score higher.
+  assert critic.logits(real).mean() > critic.logits(synthetic).mean()
+
+
+def test_a_longer_series_scores_the_sum_of_its_windows_and_a_shorter_one_is_refused(fitted):
+  _, _, critic = fitted
+  x = _windows(np.random.default_rng(2), 3, 1.0, length=2 * critic.window + 7)
+  parts = [x[:, i * critic.window : (i + 1) * critic.window] for i in range(2)]
+  np.testing.assert_allclose(critic.logits(x), sum(critic.logits(p) for p in parts), rtol=1e-6)
+  with pytest.raises(ValueError, match="needs 64"):
+    critic.logits(x[:, : critic.window - 1])
+
+
+def test_written_critic_reads_back_the_same(fitted, tmp_path):
+  _, synthetic, critic = fitted
+  resampling.write(str(tmp_path), critic, {"step": 7})
+  again = resampling.read(str(tmp_path))
+  assert again.window == critic.window
+  np.testing.assert_allclose(again.logits(synthetic), critic.logits(synthetic), rtol=1e-12)
+  assert resampling.read(str(tmp_path / "none")) is None
+
+
+def test_select_draws_without_replacement_in_proportion_to_exp_logits():
+  logits = np.log(np.array([1.0, 3.0, 0.0 + 1e-9, 6.0]))
+  keys = jax.random.split(jax.random.key(0), 2000)
+  firsts = np.array([resampling.select(k, logits, 1)[0] for k in keys])
+  # P(i) = w_i / sum(w) = 0.1, 0.3, ~0, 0.6; binomial sd <= 0.011 over 2000 draws.
+  np.testing.assert_allclose(np.bincount(firsts, minlength=4) / 2000, [0.1, 0.3, 0, 0.6], atol=0.05)
+  pair = resampling.select(keys[0], logits, 3)
+  assert len(set(pair.tolist())) == 3
+  np.testing.assert_array_equal(pair, resampling.select(keys[0], logits, 3))
+  with pytest.raises(ValueError, match="cannot keep 5 of 4"):
+    resampling.select(keys[0], logits, 5)
