@@ -12,10 +12,12 @@ those statistics without touching the generator (importance resampling; Azadi et
 "Discriminator rejection sampling", do it with a GAN's discriminator).
 
 The critic's statistics are those of the evaluation's feature judge
-(`evaluate.features.window_features`): resampled windows are matched to exactly what that
-judge looks at, so its score is no independent witness of them; the LSTM judge, the
-spectrum, autocorrelation and regime statistics are. Arrays are normalised windows
-`[N, L, D]` of the run's channels.
+(`evaluate.features.window_features`), plus in which of `STD_BINS` bins (the real windows'
+quantiles) each channel's log window std falls, so that the tilt can match the whole
+distribution of window amplitudes and not only its mean. Resampled windows are thus matched
+to exactly what the feature judge looks at, so its score is no independent witness of them;
+the LSTM judge, the spectrum, autocorrelation and regime statistics are. Arrays are
+normalised windows `[N, L, D]` of the run's channels.
 """
 
 import dataclasses
@@ -31,13 +33,31 @@ import sklearn.preprocessing
 from sensegen import fileio
 from sensegen.evaluate.features import window_features
 
-__all__ = ["FILE", "Critic", "fit", "read", "select", "write"]
+__all__ = ["FILE", "STD_BINS", "Critic", "fit", "read", "select", "write"]
 
 FILE = "resampling.json"
 """A run's critic, beside its config.json."""
+STD_BINS = 8
+"""Bins of each channel's log window std, at the real windows' quantiles."""
 # L2 regularisation (inverse strength) and iterations of the critic's logistic regression.
 _C = 1.0
 _MAX_ITER = 2000
+
+
+def _log_std(windows: np.ndarray) -> np.ndarray:
+  """`[N, L, D]` -> `[N, D]`."""
+  return np.log(windows.std(axis=1) + 1e-8)
+
+
+def _features(windows: np.ndarray, std_edges: np.ndarray) -> np.ndarray:
+  """`window_features` and the one-hot log-std bin of each channel (`std_edges` `[B - 1, D]`)
+  -> `[N, F]`."""
+  log_std = _log_std(windows)
+  bins = [
+    np.searchsorted(std_edges[:, c], log_std[:, c])[:, None] == np.arange(len(std_edges) + 1)
+    for c in range(windows.shape[-1])
+  ]
+  return np.concatenate([window_features(windows), *bins], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +66,13 @@ class Critic:
 
   Attributes:
     window: steps of the windows it was fitted on.
+    std_edges: `[STD_BINS - 1, D]` inner edges of the log-std bins.
     mean, scale: `[F]` standardisation of the statistics.
     coef: `[F]` weights; intercept: the bias.
   """
 
   window: int
+  std_edges: np.ndarray
   mean: np.ndarray
   scale: np.ndarray
   coef: np.ndarray
@@ -63,13 +85,15 @@ class Critic:
     if count == 0:
       raise ValueError(f"series of {series.shape[1]} steps: the critic needs {self.window}")
     cut = series[:, : count * self.window].reshape(-1, self.window, series.shape[-1])
-    logits = (window_features(cut) - self.mean) / self.scale @ self.coef + self.intercept
+    features = _features(cut, self.std_edges)
+    logits = (features - self.mean) / self.scale @ self.coef + self.intercept
     return logits.reshape(len(series), count).sum(axis=1)
 
   def to_dict(self) -> dict:
     as_list = lambda a: [float(v) for v in a]
     return {
       "window": self.window,
+      "std_edges": [as_list(row) for row in self.std_edges],
       "mean": as_list(self.mean),
       "scale": as_list(self.scale),
       "coef": as_list(self.coef),
@@ -78,19 +102,22 @@ class Critic:
 
   @classmethod
   def from_dict(cls, d: dict) -> "Critic":
-    arrays = {k: np.asarray(d[k], np.float64) for k in ("mean", "scale", "coef")}
+    arrays = {k: np.asarray(d[k], np.float64) for k in ("std_edges", "mean", "scale", "coef")}
     return cls(window=int(d["window"]), intercept=float(d["intercept"]), **arrays)
 
 
 def fit(real: np.ndarray, synthetic: np.ndarray) -> Critic:
   """The critic of `synthetic` `[M, L, D]` against `real` `[N, L, D]` windows."""
-  x = np.concatenate([window_features(real), window_features(synthetic)])
+  quantiles = np.linspace(0.0, 1.0, STD_BINS + 1)[1:-1]
+  std_edges = np.quantile(_log_std(real), quantiles, axis=0)
+  x = np.concatenate([_features(real, std_edges), _features(synthetic, std_edges)])
   y = np.concatenate([np.ones(len(real)), np.zeros(len(synthetic))])
   scaler = sklearn.preprocessing.StandardScaler()
   regression = sklearn.linear_model.LogisticRegression(C=_C, max_iter=_MAX_ITER)
   sklearn.pipeline.make_pipeline(scaler, regression).fit(x, y)
   return Critic(
     window=real.shape[1],
+    std_edges=std_edges,
     mean=scaler.mean_,
     scale=scaler.scale_,
     coef=regression.coef_[0],

@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+import scipy.stats
 import sklearn.linear_model
 import sklearn.pipeline
 import sklearn.preprocessing
@@ -27,18 +28,29 @@ def fitted():
   return real, synthetic, resampling.fit(real, synthetic)
 
 
+def _reference_features(windows, real):
+  """window_features plus the one-hot octile of each channel's log std among `real`'s."""
+  log_std = lambda w: np.log(w.std(axis=1))
+  edges = np.quantile(log_std(real), np.arange(1, 8) / 8, axis=0)
+  onehot = [
+    np.eye(8)[np.digitize(log_std(windows)[:, c], edges[:, c], right=True)]
+    for c in range(windows.shape[-1])
+  ]
+  return np.concatenate([window_features(windows), *onehot], axis=1)
+
+
 def test_logits_are_the_fitted_logistic_regressions_decision_function(fitted):
   real, synthetic, critic = fitted
   reference = sklearn.pipeline.make_pipeline(
     sklearn.preprocessing.StandardScaler(),
     sklearn.linear_model.LogisticRegression(C=1.0, max_iter=2000),
   ).fit(
-    np.concatenate([window_features(real), window_features(synthetic)]),
+    np.concatenate([_reference_features(real, real), _reference_features(synthetic, real)]),
     np.r_[np.ones(len(real)), np.zeros(len(synthetic))],
   )
   probe = _windows(np.random.default_rng(1), 10, 1.3)
   np.testing.assert_allclose(
-    critic.logits(probe), reference.decision_function(window_features(probe)), rtol=1e-6
+    critic.logits(probe), reference.decision_function(_reference_features(probe, real)), rtol=1e-6
   )
   # It tells the sets apart: real windows score higher.
   assert critic.logits(real).mean() > critic.logits(synthetic).mean()
@@ -51,6 +63,18 @@ def test_a_longer_series_scores_the_sum_of_its_windows_and_a_shorter_one_is_refu
   np.testing.assert_allclose(critic.logits(x), sum(critic.logits(p) for p in parts), rtol=1e-6)
   with pytest.raises(ValueError, match="needs 64"):
     critic.logits(x[:, : critic.window - 1])
+
+
+def test_resampling_gives_the_candidates_the_real_mix_of_quiet_and_loud_windows():
+  rng = np.random.default_rng(3)
+  real = np.concatenate([_windows(rng, 100, 0.1), _windows(rng, 100, 1.0)])
+  # Candidates of every amplitude in between, with the real windows' mean log std.
+  between = lambda n: np.exp(rng.uniform(np.log(0.1), np.log(1.0), n))[:, None, None]
+  critic = resampling.fit(real, _windows(rng, 200, 1.0) * between(200))
+  pool = _windows(rng, 800, 1.0) * between(800)
+  kept = pool[resampling.select(jax.random.key(0), critic.logits(pool), 100)]
+  ks = lambda w: scipy.stats.ks_2samp(w.std(axis=(1, 2)), real.std(axis=(1, 2))).statistic
+  assert ks(kept) < ks(pool) / 2
 
 
 def test_written_critic_reads_back_the_same(fitted, tmp_path):
