@@ -62,11 +62,15 @@ def main():
   real = windows.random_windows(run_data.train.series, cfg.calibration_windows, cfg.window, rng)
   key = jax.random.fold_in(jax.random.key(args.seed), _FIT)
   draw = lambda wt: gen.normaliser.normalise(
-    np.asarray(gen.sample(key, cfg.calibration_windows, cfg.window, weight_temperature=wt))
+    np.asarray(
+      gen.sample(key, cfg.calibration_windows, cfg.window, weight_temperature=wt, resample=0)
+    )
   )
   fit = calibration.fit_weight_temperature(draw, real)
   key = jax.random.fold_in(jax.random.key(args.seed), _DRAWS)
-  x = gen.sample(key, args.num_samples, cfg.window, weight_temperature=fit["weight_temperature"])
+  x = gen.sample(
+    key, args.num_samples, cfg.window, weight_temperature=fit["weight_temperature"], resample=0
+  )
   os.makedirs(os.path.join(args.workdir, "checkpoint_average"), exist_ok=True)
   name = f"from_{args.from_step}" + (f"_every_{args.every}" if args.every else "")
   path = os.path.join(args.workdir, "checkpoint_average", f"{name}.npz")

@@ -68,7 +68,9 @@ def main():
       print(json.dumps({"step": step, "skipped": "no checkpoint of this step"}), flush=True)
       continue
     gen = api.load(args.workdir, checkpoint=ckpt_id)
-    x = gen.sample(jax.random.key(args.seed), args.num, cfg.window, weight_temperature=wt)
+    x = gen.sample(
+      jax.random.key(args.seed), args.num, cfg.window, weight_temperature=wt, resample=0
+    )
     synth = gen.normaliser.normalise(np.asarray(x))
     row = {
       "step": step,

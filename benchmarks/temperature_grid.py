@@ -43,7 +43,7 @@ def main():
   key = jax.random.key(args.seed)
   for temperature in args.temperatures:
     for wt in args.weight_temperatures:
-      x = gen.sample(key, args.num, cfg.window, temperature, weight_temperature=wt)
+      x = gen.sample(key, args.num, cfg.window, temperature, weight_temperature=wt, resample=0)
       synth = gen.normaliser.normalise(np.asarray(x))
       vs_train, vs_test = stats.regime(train, synth), stats.regime(test, synth)
       row = {

@@ -31,6 +31,7 @@ import sklearn.pipeline
 import sklearn.preprocessing
 
 from sensegen import fileio
+from sensegen.errors import ConfigError
 from sensegen.evaluate.features import window_features
 
 __all__ = ["FILE", "STD_BINS", "Critic", "fit", "read", "select", "write"]
@@ -144,4 +145,10 @@ def read(workdir: str) -> Optional[Critic]:
   path = os.path.join(workdir, FILE)
   if not os.path.exists(path):
     return None
-  return Critic.from_dict(fileio.read_json(path)["critic"])
+  try:
+    return Critic.from_dict(fileio.read_json(path)["critic"])
+  except (KeyError, TypeError, ValueError) as err:
+    raise ConfigError(
+      f"{path} holds no resampling critic of this version ({err!r}): delete it and refit it "
+      "with --mode=calibrate"
+    ) from err

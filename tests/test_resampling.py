@@ -9,6 +9,7 @@ import sklearn.pipeline
 import sklearn.preprocessing
 
 from sensegen import resampling
+from sensegen.errors import ConfigError
 from sensegen.evaluate.features import window_features
 
 
@@ -84,6 +85,9 @@ def test_written_critic_reads_back_the_same(fitted, tmp_path):
   assert again.window == critic.window
   np.testing.assert_allclose(again.logits(synthetic), critic.logits(synthetic), rtol=1e-12)
   assert resampling.read(str(tmp_path / "none")) is None
+  (tmp_path / resampling.FILE).write_text('{"critic": {"window": 64}}')
+  with pytest.raises(ConfigError, match=f"{resampling.FILE} holds no resampling critic"):
+    resampling.read(str(tmp_path))
 
 
 def test_select_draws_without_replacement_in_proportion_to_exp_logits():
