@@ -159,9 +159,11 @@ def test_alternating_schedule_logs_rounds(tmp_path):
     api.load(str(tmp_path), checkpoint=ids[-1] + 1)
   # --mode=calibrate on the trained run refits that generator (with the end's random key).
   (tmp_path / "sampling.json").unlink()
+  (tmp_path / "resampling.json").unlink()
   assert launch_in_process(f"--workdir={tmp_path}", "--mode=calibrate") == 0
   refit = json.loads((tmp_path / "sampling.json").read_text())
   assert refit["step"] == fit["step"]
+  assert json.loads((tmp_path / "resampling.json").read_text())["step"] == fit["step"]
   if fit["step"] == 20:
     assert refit["window_std_ks"] == fit["last_window_std_ks"]
 
