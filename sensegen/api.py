@@ -163,7 +163,7 @@ class TrainedGenerator:
     """Candidates `sample` draws per returned series of `length` steps (1: no resampling);
     `resample` None: the run's `--resample`."""
     resample = self.config.resample if resample is None else resample
-    if self.critic is None or length < self.critic.window:
+    if self.critic is None or self.num_labels or length < self.critic.window:
       return 1
     return max(resample, 1)
 

@@ -137,6 +137,9 @@ def _sample(cfg) -> int:
       raise ConfigError("this run is conditioned: pass --label or --label_schedule")
     labels = gen.label_ids(cfg.label, cfg.label_schedule, cfg.sample_length)
     length, extra = len(labels), {"labels": np.broadcast_to(labels, (cfg.num_samples, len(labels)))}
+  factor = gen.resample_factor(length, cfg.resample)
+  if factor > 1:
+    logging.info("critic resampling: 1 kept of every %d candidates (--resample)", factor)
   if gen.privacy:  # The samples say what privacy their generator spent.
     extra.update(epsilon=np.float64(gen.privacy["epsilon"]), delta=np.float64(gen.privacy["delta"]))
   x = gen.sample(

@@ -14,10 +14,10 @@ import pytest
 from launch_util import REPO, launch, launch_in_process
 from sensegen import api
 from sensegen import checkpoint
-from sensegen.evaluate import features
 from sensegen import metrics
 from sensegen import tensorboard
 from sensegen.errors import ConfigError
+from sensegen.evaluate import features
 
 
 @pytest.fixture(scope="module")
