@@ -227,7 +227,8 @@ def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
   `checkpoint`: a checkpoint id (a directory name under `checkpoints/`) to load the
   generator that was training at that checkpoint instead, e.g. an earlier round's when the
   run kept it (`--keep_checkpoints`); it draws with the run's fitted weight temperature
-  unless given another. Raises ConfigError for an id the run does not hold.
+  unless given another, and without resampling (the run's critic belongs to the kept
+  generator). Raises ConfigError for an id the run does not hold.
   """
   cfg = read_config(workdir)
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
