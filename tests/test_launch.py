@@ -286,7 +286,7 @@ def test_evaluate_writes_report_with_baselines(trained):
 def test_samples_are_the_critics_pick_of_more_candidates(trained):
   gen = api.load(str(trained))
   record = json.loads((trained / "resampling.json").read_text())
-  assert (record["step"], record["windows"], gen.critic.window) == (gen.step, 512, 50)
+  assert (record["step"], record["windows"], gen.critic.window) == (gen.step, 8, 50)
   # A critic that prefers loud windows: the kept series are the loudest candidates.
   names = features.feature_names(50, gen.channels)  # Then the log-std bins.
   coef = 1e3 * (np.arange(len(gen.critic.coef)) == names.index("log_std[body_acc_x]"))
