@@ -137,13 +137,7 @@ class TrainedGenerator:
     burn_in = self.config.burn_in if burn_in is None else burn_in
     weight_temperature = weight_temperature or self.weight_temperature
     factor = self.resample_factor(length, resample)
-    if factor == 1:
-      return np.asarray(
-        self.sample_fn(
-          self.params, key, num_samples, length, temperature, labels, burn_in, weight_temperature
-        )
-      )
-    draw_key, keep_key = jax.random.split(key)
+    draw_key, keep_key = jax.random.split(key) if factor > 1 else (key, None)
     candidates = np.asarray(
       self.sample_fn(
         self.params,
@@ -156,6 +150,8 @@ class TrainedGenerator:
         weight_temperature,
       )
     )
+    if factor == 1:
+      return candidates
     logits = self.critic.logits(self.normaliser.normalise(candidates))
     return candidates[resampling.select(keep_key, logits, num_samples)]
 

@@ -26,12 +26,10 @@ from typing import Optional
 
 import jax
 import numpy as np
-import sklearn.linear_model
-import sklearn.pipeline
-import sklearn.preprocessing
 
 from sensegen import fileio
 from sensegen.errors import ConfigError
+from sensegen.evaluate.features import judge_model
 from sensegen.evaluate.features import window_features
 
 __all__ = ["FILE", "STD_BINS", "Critic", "fit", "read", "select", "write"]
@@ -40,9 +38,6 @@ FILE = "resampling.json"
 """A run's critic, beside its config.json."""
 STD_BINS = 8
 """Bins of each channel's log window std, at the real windows' quantiles."""
-# L2 regularisation (inverse strength) and iterations of the critic's logistic regression.
-_C = 1.0
-_MAX_ITER = 2000
 
 
 def _log_std(windows: np.ndarray) -> np.ndarray:
@@ -108,14 +103,13 @@ class Critic:
 
 
 def fit(real: np.ndarray, synthetic: np.ndarray) -> Critic:
-  """The critic of `synthetic` `[M, L, D]` against `real` `[N, L, D]` windows."""
+  """The critic of `synthetic` `[M, L, D]` against `real` `[N, L, D]` windows: the feature
+  judge's classifier (`evaluate.features.judge_model`) on `_features`."""
   quantiles = np.linspace(0.0, 1.0, STD_BINS + 1)[1:-1]
   std_edges = np.quantile(_log_std(real), quantiles, axis=0)
   x = np.concatenate([_features(real, std_edges), _features(synthetic, std_edges)])
   y = np.concatenate([np.ones(len(real)), np.zeros(len(synthetic))])
-  scaler = sklearn.preprocessing.StandardScaler()
-  regression = sklearn.linear_model.LogisticRegression(C=_C, max_iter=_MAX_ITER)
-  sklearn.pipeline.make_pipeline(scaler, regression).fit(x, y)
+  scaler, regression = judge_model().fit(x, y)  # The feature judge's classifier.
   return Critic(
     window=real.shape[1],
     std_edges=std_edges,

@@ -72,7 +72,7 @@ def test_resampling_gives_the_candidates_the_real_mix_of_quiet_and_loud_windows(
   # Candidates of every amplitude in between, with the real windows' mean log std.
   between = lambda n: np.exp(rng.uniform(np.log(0.1), np.log(1.0), n))[:, None, None]
   critic = resampling.fit(real, _windows(rng, 200, 1.0) * between(200))
-  pool = _windows(rng, 800, 1.0) * between(800)
+  pool = _windows(rng, 1600, 1.0) * between(1600)
   kept = pool[resampling.select(jax.random.key(0), critic.logits(pool), 100)]
   ks = lambda w: scipy.stats.ks_2samp(w.std(axis=(1, 2)), real.std(axis=(1, 2))).statistic
   assert ks(kept) < ks(pool) / 2

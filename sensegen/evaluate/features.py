@@ -158,6 +158,14 @@ def feature_names(length: int, channels) -> list:
   return names + [f"correlation[{a},{b}]" for a, b in pairs]
 
 
+def judge_model() -> sklearn.pipeline.Pipeline:
+  """The judge's unfitted classifier: standardisation, then an L2 logistic regression."""
+  return sklearn.pipeline.make_pipeline(
+    sklearn.preprocessing.StandardScaler(),
+    sklearn.linear_model.LogisticRegression(C=_C, max_iter=_MAX_ITER),
+  )
+
+
 def judge_accuracy(real_features: np.ndarray, synth_features: np.ndarray, seed: int) -> float:
   """Cross-validated accuracy of a logistic regression, real vs synthetic features.
 
@@ -177,10 +185,7 @@ def judge_accuracy(real_features: np.ndarray, synth_features: np.ndarray, seed: 
   rng = np.random.default_rng(seed)
   x = np.concatenate([subsample(real_features, n, rng), subsample(synth_features, n, rng)])
   y = np.concatenate([np.ones(n), np.zeros(n)])
-  model = sklearn.pipeline.make_pipeline(
-    sklearn.preprocessing.StandardScaler(),
-    sklearn.linear_model.LogisticRegression(C=_C, max_iter=_MAX_ITER),
-  )
+  model = judge_model()
   folds = sklearn.model_selection.StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
   predicted = sklearn.model_selection.cross_val_predict(model, x, y, cv=folds)
   return float(np.mean(predicted == y))

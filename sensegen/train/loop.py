@@ -155,23 +155,24 @@ class Trainer:
       if fit and selection.averaged(self.cfg, self.position):
         self.position.best.update(self._fit_of_average(fit))
       self.save(self.state, self.position)
+      record = selection.sampling_record(self.position, fit)
       if fit and jax.process_index() == 0:
-        record = selection.sampling_record(self.position, fit)
         calibration.write(self.cfg.workdir, record)
         _log_sampling(record)
-      self._fit_critic(fit)
+      self._fit_critic(record)
       self.write_figures(self.state)
     self.ckpt.close()
     self.out.close()
     return done
 
-  def _fit_critic(self, last_fit: dict) -> None:
-    """Fits and saves the resampling critic of the generator the run samples with."""
-    chosen = self.position.best or {"step": self.position.step, **last_fit}
+  def _fit_critic(self, sampling: dict) -> None:
+    """Fits and saves the resampling critic of the generator the run samples with;
+    `sampling`: its `selection.sampling_record`."""
     params = selection.params(self.state)
-    critic = self.schedule.fit_critic(params, self.schedule.key, chosen.get("weight_temperature"))
+    wt = sampling.get("weight_temperature")
+    critic = self.schedule.fit_critic(params, self.schedule.key, wt)
     if critic is not None and jax.process_index() == 0:
-      record = {"step": chosen["step"], "windows": self.cfg.resample_windows}
+      record = {"step": sampling["step"], "windows": self.cfg.resample_windows}
       resampling.write(self.cfg.workdir, critic, record)
 
   def _fit_of_average(self, last_fit: dict) -> dict:
