@@ -98,6 +98,14 @@ ROWS = {
     _BASE + _ADAM + ("--model_space=raw",),
     ("--burn_in=1000", _AT_ONE, "--resample=8"),
   ),
+  **{
+    f"raw_adam_burn_in_residual_mean_input_noise_{std}{suffix}": (
+      _BASE + _ADAM + ("--model_space=raw", f"--input_noise={std}"),
+      ("--burn_in=1000", _AT_ONE, resample),
+    )
+    for std in ("0.01", "0.03")
+    for suffix, resample in (("", _NO_RESAMPLE), ("_resample", "--resample=8"))
+  },
 }
 
 

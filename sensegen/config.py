@@ -135,6 +135,13 @@ class Config:
     "zero state also means 'anywhere in a session'.",
     run=True,
   )
+  input_noise: float = _f(
+    0.0,
+    "Std of Gaussian noise added to every generator input (normalised model space) in "
+    "training, held-out NLL and sampling; targets stay clean, so the generator learns to "
+    "correct its own draws instead of drifting with them (0: off).",
+    run=True,
+  )
   scheduled_sampling: float = _f(
     0.0,
     "Probability that a teacher-forced input is replaced by the model's own one-step draw "
@@ -404,6 +411,8 @@ def validate(cfg: Config) -> Config:
   for name in ("reset_prob", "scheduled_sampling"):
     if not 0.0 <= getattr(cfg, name) < 1.0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be in [0, 1)")
+  if not cfg.input_noise >= 0.0 or cfg.input_noise == float("inf"):
+    raise ConfigError(f"--input_noise={cfg.input_noise}: must be a finite std >= 0")
   if not 0.0 < cfg.lr_decay <= 1.0:
     raise ConfigError(f"--lr_decay={cfg.lr_decay}: must be in (0, 1]")
   if not 0.0 < cfg.rmsprop_decay < 1.0:

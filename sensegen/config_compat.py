@@ -77,6 +77,7 @@ LEGACY_VALUES = {
   "lstm_impl": "scan",
   "select_generator": "last",
   "residual_mean": False,
+  "input_noise": 0.0,
 }
 
 

@@ -26,6 +26,7 @@ def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generat
     covariance=cfg.covariance,
     lstm_impl=effective_lstm_impl(cfg),
     residual_mean=cfg.residual_mean,
+    input_noise=cfg.input_noise,
   )
 
 

@@ -30,6 +30,9 @@ class Generator(nn.Module):
   by default. With `num_labels > 0` a per-step label embedding joins the input. With
   `residual_mean` every component's mean is the input plus the head's output: the head
   predicts each step's change, so holding still needs no exact copy of x through the LSTM.
+  `input_noise` is the std of the Gaussian noise its inputs carry in training (added by the
+  data pipeline and the held-out NLL); the sampler adds the same noise to its own draws
+  before feeding them back.
   """
 
   channels: int
@@ -43,6 +46,7 @@ class Generator(nn.Module):
   covariance: str = "diagonal"  # or "full": correlated channels through a Cholesky factor.
   lstm_impl: str = "scan"  # `lstm.IMPLS`: "scan", "fused" (same numbers, faster) or "bf16".
   residual_mean: bool = False
+  input_noise: float = 0.0
 
   def setup(self):
     extra = self.label_embedding if self.num_labels else 0
@@ -96,6 +100,12 @@ class Generator(nn.Module):
 
   def zero_state(self, batch: int):
     return lstm.zero_state(self.lstm_layers, batch, self.lstm_units)
+
+  def with_input_noise(self, key, x):
+    """x (any shape) plus Gaussian noise of std `input_noise`; x itself when that is 0."""
+    if not self.input_noise:
+      return x
+    return x + self.input_noise * jax.random.normal(key, x.shape, x.dtype)
 
 
 class Discriminator(nn.Module):

@@ -72,6 +72,20 @@ def _extended_labels(labels, before: int, after: int):
   return jnp.concatenate([first, labels, last], axis=1)
 
 
+def _start(model, params, num_samples: int, start, prime, labels):
+  """(state, x) the scan starts from: `start` or the zero state and a zero input, then
+  run through `prime` when given (the prime is fed as recorded, without input noise)."""
+  if start is None:
+    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
+  if prime is None:
+    return start
+  prime_labels = (
+    jnp.broadcast_to(labels[:, :1], prime.shape[:2])[:, :-1] if model.num_labels else None
+  )
+  state, _ = model.apply(params, start[0], prime[:, :-1], prime_labels)
+  return state, prime[:, -1]
+
+
 def sample(
   model,
   params,
@@ -105,6 +119,9 @@ def sample(
     start: optional `(state [layers, 2, num_samples, H], x [num_samples, S])` to start from
       instead of the zero state and a zero input; the burn-in (or `prime`) follows it.
 
+  A generator trained with `input_noise` gets its own draws back with that noise added
+  (from keys split off the step keys), as its inputs were in training.
+
   Returns:
     `[num_samples, length, D]` float32.
   """
@@ -114,17 +131,14 @@ def sample(
     before, after = before + output_map.chain.margin_before, output_map.chain.margin_after
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
-  if start is None:
-    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
-  state, x = start
-  if prime is not None:
-    prime_labels = jnp.broadcast_to(labels[:, :1], prime.shape[:2])[:, :-1]
-    state, _ = model.apply(params, state, prime[:, :-1], prime_labels if model.num_labels else None)
-    x = prime[:, -1]
+  state, x = _start(model, params, num_samples, start, prime, labels)
 
   def step(carry, inputs):
     state, x = carry
     step_key, label = inputs
+    if model.input_noise:
+      step_key, noise_key = jax.random.split(step_key)
+      x = model.with_input_noise(noise_key, x)
     state, mix = model.apply(
       params, state, x, label if model.num_labels else None, method=model.step
     )

@@ -165,14 +165,20 @@ def make_scheduled_sampling_step(model, probability: float):
   return jax.jit(step, donate_argnums=(0, 1))
 
 
-def make_nll_eval(model, batch_size: int = 64):
-  """A function windows `[N, L, D]` (, labels `[N, L]`) -> mean next-step NLL from a zero state."""
+def make_nll_eval(model, batch_size: int = 64, noise_key=None):
+  """A function windows `[N, L, D]` (, labels `[N, L]`) -> mean next-step NLL from a zero state.
+
+  The inputs carry the model's `input_noise`, as in training, drawn from `noise_key`
+  (default: key 0), the same on every call.
+  """
+  noise_key = jax.random.key(0) if noise_key is None else noise_key
 
   @jax.jit
-  def chunk_nll(params, windows, labels):
+  def chunk_nll(params, windows, labels, key):
     state = model.zero_state(windows.shape[0])
     lab = None if labels is None else labels[:, :-1]
-    nll, _ = sequence_nll(model, params, state, windows[:, :-1], windows[:, 1:], lab)
+    inputs = model.with_input_noise(key, windows[:, :-1])
+    nll, _ = sequence_nll(model, params, state, inputs, windows[:, 1:], lab)
     return nll
 
   def evaluate(params, windows, labels=None) -> float:
@@ -180,7 +186,8 @@ def make_nll_eval(model, batch_size: int = 64):
     for i in range(0, len(windows), batch_size):
       part = windows[i : i + batch_size]
       lab = None if labels is None else labels[i : i + batch_size]
-      total += float(chunk_nll(params, part, lab)) * len(part)
+      key = jax.random.fold_in(noise_key, i)
+      total += float(chunk_nll(params, part, lab, key)) * len(part)
       count += len(part)
     return total / count
 

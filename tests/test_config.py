@@ -72,7 +72,14 @@ def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
 
 @pytest.mark.parametrize(
   "flag, value",
-  [("optimizer", "sgd"), ("model_space", "latent"), ("lr_decay", 0.0), ("reset_prob", 1.0)],
+  [
+    ("optimizer", "sgd"),
+    ("model_space", "latent"),
+    ("lr_decay", 0.0),
+    ("reset_prob", 1.0),
+    ("input_noise", -0.1),
+    ("input_noise", float("nan")),
+  ],
 )
 def test_new_training_flags_are_validated(flag, value):
   with pytest.raises(ConfigError, match=f"--{flag}="):

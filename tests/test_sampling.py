@@ -1,6 +1,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+import tiny_config
 
 from sensegen import models
 from sensegen import sampling
@@ -106,3 +108,12 @@ def test_output_map_applies_the_chain_to_a_draw_with_filter_margins():
   want = out_norm.normalise(np.asarray(chain(model_norm.denormalise(raw))))[:, before:-after]
   assert got.shape == (2, 20, 2)
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_noise_trained_generator_gets_its_draws_back_with_that_noise():
+  # "No change" +- exp(-12) per step: with input noise the draws walk by the noise alone.
+  for noise in (0.0, 0.05):
+    gen, variables = tiny_config.still_generator(input_noise=noise, log_sigma=-12.0)
+    xs = np.asarray(sampling.sample_jit(gen, variables, jax.random.key(0), 8, 400, burn_in=0))
+    steps_std = np.diff(xs, axis=1).std()
+    assert steps_std == pytest.approx(noise, rel=0.05, abs=1e-4)

@@ -1,6 +1,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+import tiny_config
 
 from sensegen import mdn
 from sensegen import models
@@ -168,3 +170,19 @@ def test_adam_and_rmsprop_updates_differ_from_each_other():
     updates.append(np.asarray(u["w"]))
   np.testing.assert_allclose(updates[0], [-1e-2, 1e-2], rtol=1e-4)  # Adam's first step: -lr sign(g)
   assert not np.allclose(updates[0], updates[1])
+
+
+def test_held_out_nll_scores_inputs_with_the_training_noise():
+  # A constant series under "no change" +- s: each step's error is minus the input noise,
+  # so the NLL per channel is E[n^2] / (2 s^2) + log s + log(2 pi) / 2.
+  s, noise = 0.05, 0.05
+  gen, variables = tiny_config.still_generator(input_noise=noise, log_sigma=np.log(s))
+  evaluate = steps.make_nll_eval(gen)
+  flat = np.ones((64, 200, 2), np.float32)
+  nll = evaluate(variables, flat)
+  expected = 2 * (noise**2 / (2 * s**2) + np.log(s) + 0.5 * np.log(2 * np.pi))
+  assert nll == pytest.approx(expected, abs=0.05)
+  assert evaluate(variables, flat) == nll  # The same noise on every call.
+  quiet, quiet_vars = tiny_config.still_generator(input_noise=0.0, log_sigma=np.log(s))
+  clean = steps.make_nll_eval(quiet)(quiet_vars, flat)
+  assert clean == pytest.approx(2 * (np.log(s) + 0.5 * np.log(2 * np.pi)), abs=1e-4)

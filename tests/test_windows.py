@@ -124,3 +124,17 @@ def test_random_resets_flag_streams_where_they_stand():
   np.testing.assert_array_equal(again["reset"], same["reset"])
   none, _ = windows.next_chunk(series, streams, 10, 7, seed=1)
   assert not none["reset"].any()
+
+
+def test_input_noise_perturbs_the_inputs_only_and_is_the_same_for_any_rows():
+  series = [np.cumsum(np.ones((5000, 2), np.float32), axis=0)]
+  streams = windows.init_streams(series, 16, 40, seed=3)
+  clean, _ = windows.next_chunk(series, streams, 40, 5, seed=3)
+  noisy, _ = windows.next_chunk(series, streams, 40, 5, seed=3, input_noise=0.2)
+  np.testing.assert_array_equal(noisy["targets"], clean["targets"])
+  noise = noisy["inputs"] - clean["inputs"]
+  assert noise.std() == pytest.approx(0.2, rel=0.05) and abs(noise.mean()) < 0.01
+  part, _ = windows.next_chunk(series, streams, 40, 5, seed=3, input_noise=0.2, rows=slice(4, 8))
+  np.testing.assert_array_equal(part["inputs"], noisy["inputs"][4:8])
+  later, _ = windows.next_chunk(series, streams, 40, 6, seed=3, input_noise=0.2)
+  assert not np.allclose(later["inputs"] - clean["inputs"], noise)

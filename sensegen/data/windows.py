@@ -158,8 +158,10 @@ def init_streams(series, batch: int, bptt_steps: int, seed: int) -> Streams:
   return Streams(session, (rng.random(batch) * room).astype(np.int64))
 
 
-# Folded into the seed of the random resets, apart from the per-stream session draws.
+# Folded into the seeds of the random resets and the input noise, apart from the
+# per-stream session draws.
 _RANDOM_RESET = 0x2E5E7
+_INPUT_NOISE = 0x1A015E
 
 
 def next_chunk(
@@ -171,6 +173,7 @@ def next_chunk(
   labels=None,
   reset_prob: float = 0.0,
   rows: slice = slice(None),
+  input_noise: float = 0.0,
 ):
   """The next `bptt_steps` inputs and targets of every stream, read for the streams
   `rows` only (a process's share of a multi-process batch).
@@ -179,6 +182,8 @@ def next_chunk(
   a new session (chosen from (seed, step, stream)) and is flagged for a state reset.
   Any other stream is also flagged, where it stands, with probability `reset_prob`
   (drawn from (seed, step)), so that the zero state is seen at random positions.
+  With `input_noise`, the inputs (not the targets) carry Gaussian noise of that std,
+  drawn from (seed, step) for all B streams, so a row's noise does not depend on `rows`.
 
   Returns:
     (batch, new streams of all B) where batch has `inputs` `[R, k, D]`, `targets`
@@ -197,7 +202,13 @@ def next_chunk(
     )
   read = list(zip(session[rows], offset[rows]))
   chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in read])
-  batch = {"inputs": chunks[:, :-1], "targets": chunks[:, 1:], "reset": reset[rows]}
+  inputs = chunks[:, :-1]
+  if input_noise:
+    noise = np.random.default_rng([seed, step, _INPUT_NOISE]).standard_normal(
+      (len(session), bptt_steps, inputs.shape[-1])
+    )
+    inputs = (inputs + input_noise * noise[rows]).astype(inputs.dtype)
+  batch = {"inputs": inputs, "targets": chunks[:, 1:], "reset": reset[rows]}
   if labels is not None:
     batch["labels"] = np.stack([labels[s][o : o + bptt_steps] for s, o in read]).astype(np.int32)
   return batch, Streams(session, offset + bptt_steps)

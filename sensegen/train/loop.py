@@ -206,6 +206,7 @@ class Trainer:
         labels,
         reset_prob=cfg.reset_prob,
         rows=parallel.local_rows(cfg.batch_size),
+        input_noise=cfg.input_noise,
       )
       period.add(update(state, self.place(batch), position.step))
       position.step += 1
