@@ -67,8 +67,9 @@ def differentiable_sample(
   """Free-running generation `[num_samples, length, D]` that gradients flow through.
 
   Same recursion as `sampling.sample` (zero state, zero first input, each draw fed
-  back as the next input) with `relaxed_sample` in place of `mdn.sample`, so the
-  gradient of any function of the output reaches `params` through every step.
+  back as the next input, with the model's input noise) with `relaxed_sample` in place
+  of `mdn.sample`, so the gradient of any function of the output reaches `params`
+  through every step.
   Unconditioned generators only; diagonal or full covariance.
   """
   if model.num_labels:
@@ -76,6 +77,9 @@ def differentiable_sample(
 
   def step(carry, step_key):
     state, x = carry
+    if model.input_noise:
+      step_key, noise_key = jax.random.split(step_key)
+      x = model.with_input_noise(noise_key, x)
     state, (logits, mu, log_sigma, *offdiag) = model.apply(params, state, x, method=model.step)
     x = relaxed_sample(step_key, logits, mu, log_sigma, gumbel_temperature, hard, *offdiag)
     return (state, x), x

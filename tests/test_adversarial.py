@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import tiny_config
 
 from sensegen import adversarial
 from sensegen import mdn
@@ -249,3 +250,11 @@ def test_straight_through_forward_pass_is_the_hard_mixture_draw():
   eps = jax.random.normal(n_key, mu.shape)
   pick = lambda a: np.take_along_axis(np.asarray(a), np.asarray(k)[:, None, None], 1)[:, 0]
   np.testing.assert_allclose(x, pick(mu) + np.exp(pick(log_sigma)) * pick(eps), rtol=1e-6)
+
+
+def test_differentiable_sample_feeds_back_draws_with_the_input_noise():
+  # "No change" +- exp(-12): the relaxed draws walk by the input noise alone, as in sampling.
+  for noise in (0.0, 0.05):
+    gen, variables = tiny_config.still_generator(input_noise=noise, log_sigma=-12.0)
+    xs = adversarial.differentiable_sample(gen, variables, jax.random.key(0), 8, 400)
+    assert float(np.diff(np.asarray(xs), axis=1).std()) == pytest.approx(noise, rel=0.05, abs=1e-4)
