@@ -77,9 +77,7 @@ def differentiable_sample(
 
   def step(carry, step_key):
     state, x = carry
-    if model.input_noise:
-      step_key, noise_key = jax.random.split(step_key)
-      x = model.with_input_noise(noise_key, x)
+    step_key, x = model.fed_back(step_key, x)
     state, (logits, mu, log_sigma, *offdiag) = model.apply(params, state, x, method=model.step)
     x = relaxed_sample(step_key, logits, mu, log_sigma, gumbel_temperature, hard, *offdiag)
     return (state, x), x

@@ -7,6 +7,7 @@ Paper values live in `launch/har.flags`; the defaults here are a small CPU model
 
 import dataclasses
 import json
+import math
 from typing import Optional
 
 from sensegen.errors import ConfigError
@@ -411,7 +412,7 @@ def validate(cfg: Config) -> Config:
   for name in ("reset_prob", "scheduled_sampling"):
     if not 0.0 <= getattr(cfg, name) < 1.0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be in [0, 1)")
-  if not cfg.input_noise >= 0.0 or cfg.input_noise == float("inf"):
+  if not math.isfinite(cfg.input_noise) or cfg.input_noise < 0:
     raise ConfigError(f"--input_noise={cfg.input_noise}: must be a finite std >= 0")
   if not 0.0 < cfg.lr_decay <= 1.0:
     raise ConfigError(f"--lr_decay={cfg.lr_decay}: must be in (0, 1]")

@@ -107,6 +107,15 @@ class Generator(nn.Module):
       return x
     return x + self.input_noise * jax.random.normal(key, x.shape, x.dtype)
 
+  def fed_back(self, key, x):
+    """A sampler's draw x `[B, D]` as the next input, with the training input noise, and
+    the key left for the next draw: (key, x). Without input noise both come back as they
+    are, so such a generator samples exactly as before the option existed."""
+    if not self.input_noise:
+      return key, x
+    key, noise_key = jax.random.split(key)
+    return key, self.with_input_noise(noise_key, x)
+
 
 class Discriminator(nn.Module):
   """LSTM -> Dense (sigmoid) -> 1 logit: the paper's D is LSTM 64 -> 16 -> 1.

@@ -136,9 +136,7 @@ def sample(
   def step(carry, inputs):
     state, x = carry
     step_key, label = inputs
-    if model.input_noise:
-      step_key, noise_key = jax.random.split(step_key)
-      x = model.with_input_noise(noise_key, x)
+    step_key, x = model.fed_back(step_key, x)
     state, mix = model.apply(
       params, state, x, label if model.num_labels else None, method=model.step
     )
