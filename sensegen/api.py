@@ -3,7 +3,7 @@
 import dataclasses
 import functools
 import os
-from typing import Optional
+from typing import Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -50,8 +50,9 @@ class TrainedGenerator:
       training data for these params (`calibration`), 1 for runs without one.
     step: the training step the params are from: the kept generator's
       (`--select_generator`, `train.selection`), else the last.
-    critic: the run's resampling critic (`resampling`); None for runs without one
-      (conditioned, --dp and older runs), which `sample` then draws without resampling.
+    critic: the run's resampling critic (`resampling`: a `Critic`, or `LabelCritics` for a
+      conditioned run); None for runs without one (--dp and older runs), which `sample`
+      then draws without resampling.
   """
 
   model: object
@@ -67,7 +68,7 @@ class TrainedGenerator:
   output_map: Optional[sampling.OutputMap] = None
   weight_temperature: float = 1.0
   step: int = 0
-  critic: Optional[resampling.Critic] = None
+  critic: Optional[Union[resampling.Critic, resampling.LabelCritics]] = None
 
   @functools.cached_property
   def sample_fn(self):
@@ -145,21 +146,25 @@ class TrainedGenerator:
         factor * num_samples,
         length,
         temperature,
-        labels,
+        None if labels is None else jnp.tile(labels, (factor, 1)),
         burn_in,
         weight_temperature,
       )
     )
     if factor == 1:
       return candidates
-    logits = self.critic.logits(self.normaliser.normalise(candidates))
-    return candidates[resampling.select(keep_key, logits, num_samples)]
+    if labels is None:
+      logits = self.critic.logits(self.normaliser.normalise(candidates))
+      return candidates[resampling.select(keep_key, logits, num_samples)]
+    labels = np.asarray(labels)
+    logits = self.critic.logits(self.normaliser.normalise(candidates), np.tile(labels, (factor, 1)))
+    return candidates[resampling.select_matching(keep_key, logits, labels, factor)]
 
   def resample_factor(self, length: int, resample: Optional[int] = None) -> int:
     """Candidates `sample` draws per returned series of `length` steps (1: no resampling);
     `resample` None: the run's `--resample`."""
     resample = self.config.resample if resample is None else resample
-    if self.critic is None or self.num_labels or length < self.critic.window:
+    if self.critic is None or length < self.critic.window:
       return 1
     return max(resample, 1)
 

@@ -250,12 +250,14 @@ class Config:
     8,
     "Candidates drawn per returned series; the run's critic of window statistics keeps "
     "those most like training windows, at random in proportion to the density ratio it "
-    "estimates (`resampling`). 0 or 1: off. Unconditioned runs without --dp.",
+    "estimates (`resampling`; a conditioned run's critic of each window's activity). 0 or "
+    "1: off. Not with --dp.",
   )
   resample_windows: int = _f(
     512,
-    "Training and generated windows the resampling critic is fitted on at the end of "
-    "training and by --mode=calibrate (0: no critic).",
+    "Training and generated windows the resampling critic (each activity's, for a "
+    "conditioned run) is fitted on at the end of training and by --mode=calibrate (0: no "
+    "critic).",
   )
   select_generator: str = _f(
     "average",
@@ -301,6 +303,13 @@ class Config:
   )
   num_processes: int = _f(1, "Processes of a multi-process job.")
   process_id: int = _f(0, "This process's index in a multi-process job.")
+  checkpoint: int = _f(
+    0,
+    "--mode=sample / evaluate: the generator that was training at this checkpoint (an id "
+    "under WORKDIR/checkpoints) instead of the one the run kept (0); drawn with the run's "
+    "fitted weight temperature unless --weight_temperature says otherwise, and without "
+    "resampling (the run's critic belongs to the kept generator).",
+  )
   # Evaluation.
   synthetic: str = _f("", "Evaluate this .npz of samples instead of sampling the run's model.")
   baselines: bool = _f(False, "Add baseline rows (holdout, replay, Gaussian, AR) to the report.")
@@ -359,6 +368,7 @@ _POSITIVE = (
   "temperature",
 )
 _NON_NEGATIVE = (
+  "checkpoint",
   "weight_temperature",
   "calibration_windows",
   "resample",

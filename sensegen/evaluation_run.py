@@ -168,7 +168,7 @@ def run(cli: Config) -> int:
       f"--num_samples={cfg.num_samples}: a discriminative score needs at least "
       f"{evaluate.MIN_WINDOWS} windows per set"
     )
-  gen = api.load(cli.workdir)
+  gen = api.load(cli.workdir, cli.checkpoint or None)
   run_data = input_pipeline.load(cfg, min_length=cfg.window)
   ids = activity_ids(cfg, gen, run_data) if gen.num_labels else []
   train, test, synthetic = _sets(cfg, gen, run_data)

@@ -130,7 +130,7 @@ def _sample(cfg) -> int:
 
   output = cfg.output or os.path.join(cfg.workdir, "samples.npz")
   export.check_path(output)
-  gen = api.load(cfg.workdir)
+  gen = api.load(cfg.workdir, cfg.checkpoint or None)
   length, labels, extra = cfg.sample_length, None, {}
   if cfg.label or cfg.label_schedule or gen.num_labels:
     if not (cfg.label or cfg.label_schedule):

@@ -18,21 +18,36 @@ distribution of window amplitudes and not only its mean. Resampled windows are t
 to exactly what the feature judge looks at, so its score is no independent witness of them;
 the LSTM judge, the spectrum, autocorrelation and regime statistics are. Arrays are
 normalised windows `[N, L, D]` of the run's channels.
+
+A conditioned run has one critic per activity (`LabelCritics`): what gives its windows
+away differs by activity (amplitude within a walk, the resting floor when sitting), and a
+pooled critic would mostly learn which activity a window shows.
 """
 
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Union
 
 import jax
 import numpy as np
+import scipy.stats
 
 from sensegen import fileio
 from sensegen.errors import ConfigError
 from sensegen.evaluate.features import judge_model
 from sensegen.evaluate.features import window_features
 
-__all__ = ["FILE", "STD_BINS", "Critic", "fit", "read", "select", "write"]
+__all__ = [
+  "FILE",
+  "STD_BINS",
+  "Critic",
+  "LabelCritics",
+  "fit",
+  "read",
+  "select",
+  "select_matching",
+  "write",
+]
 
 FILE = "resampling.json"
 """A run's critic, beside its config.json."""
@@ -74,16 +89,16 @@ class Critic:
   coef: np.ndarray
   intercept: float
 
-  def logits(self, series: np.ndarray) -> np.ndarray:
+  def window_logits(self, windows: np.ndarray) -> np.ndarray:
+    """log p_real / p_model of each window `[M, window, D]` -> `[M]`."""
+    features = _features(windows, self.std_edges)
+    return (features - self.mean) / self.scale @ self.coef + self.intercept
+
+  def logits(self, series: np.ndarray, labels=None) -> np.ndarray:
     """log p_real / p_model of each series `[N, T, D]`, T >= `window`: the sum over its
-    consecutive `window`-step windows (a shorter tail is left out) -> `[N]`."""
-    count = series.shape[1] // self.window
-    if count == 0:
-      raise ValueError(f"series of {series.shape[1]} steps: the critic needs {self.window}")
-    cut = series[:, : count * self.window].reshape(-1, self.window, series.shape[-1])
-    features = _features(cut, self.std_edges)
-    logits = (features - self.mean) / self.scale @ self.coef + self.intercept
-    return logits.reshape(len(series), count).sum(axis=1)
+    consecutive `window`-step windows (a shorter tail is left out) -> `[N]`. `labels` is
+    not used (the signature of `LabelCritics.logits`)."""
+    return self.window_logits(_cut(series, self.window)).reshape(len(series), -1).sum(axis=1)
 
   def to_dict(self) -> dict:
     as_list = lambda a: [float(v) for v in a]
@@ -100,6 +115,47 @@ class Critic:
   def from_dict(cls, d: dict) -> "Critic":
     arrays = {k: np.asarray(d[k], np.float64) for k in ("std_edges", "mean", "scale", "coef")}
     return cls(window=int(d["window"]), intercept=float(d["intercept"]), **arrays)
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelCritics:
+  """The critics of a conditioned run, one per label id (`critics`), each fitted on that
+  activity's training windows against windows generated under its label; every window of
+  a series is scored by the critic of its most frequent label (0 when that label has
+  none, e.g. a postural transition too short for a window)."""
+
+  critics: dict
+
+  @property
+  def window(self) -> int:
+    return next(iter(self.critics.values())).window
+
+  def logits(self, series: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`Critic.logits` of series `[N, T, D]` with per-step labels `[N, T]` -> `[N]`."""
+    cut = _cut(series, self.window)
+    majority = scipy.stats.mode(_cut(labels[..., None], self.window)[..., 0], axis=1).mode
+    logits = np.zeros(len(cut))
+    for label, critic in self.critics.items():
+      rows = majority == label
+      if rows.any():
+        logits[rows] = critic.window_logits(cut[rows])
+    return logits.reshape(len(series), -1).sum(axis=1)
+
+  def to_dict(self) -> dict:
+    return {str(label): critic.to_dict() for label, critic in self.critics.items()}
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "LabelCritics":
+    return cls({int(label): Critic.from_dict(c) for label, c in d.items()})
+
+
+def _cut(series: np.ndarray, window: int) -> np.ndarray:
+  """Consecutive `window`-step windows of series `[N, T, D]` (a shorter tail is left out)
+  -> `[N * (T // window), window, D]`."""
+  count = series.shape[1] // window
+  if count == 0:
+    raise ValueError(f"series of {series.shape[1]} steps: the critic needs {window}")
+  return series[:, : count * window].reshape(-1, window, series.shape[-1])
 
 
 def fit(real: np.ndarray, synthetic: np.ndarray) -> Critic:
@@ -129,18 +185,39 @@ def select(key, logits: np.ndarray, count: int) -> np.ndarray:
   return np.argsort(-perturbed, kind="stable")[:count]
 
 
-def write(workdir: str, critic: Critic, record: dict) -> None:
-  """Saves the run's critic with `record` (how it was fitted)."""
-  fileio.write_json(os.path.join(workdir, FILE), {**record, "critic": critic.to_dict()})
+def select_matching(key, logits: np.ndarray, labels: np.ndarray, factor: int) -> np.ndarray:
+  """`select` within each set of returned series that share one label sequence, so that
+  every kept candidate carries the labels of the series it stands for. `labels` `[N, T]`:
+  those of the returned series; candidate i `[factor * N]` was drawn with `labels[i % N]`.
+  Returns `[N]` candidate indices, the i-th with the labels of `labels[i]`."""
+  _, group = np.unique(labels, axis=0, return_inverse=True)
+  group = group.ravel()
+  candidate_group = np.tile(group, factor)
+  keep = np.empty(len(labels), np.int64)
+  for g in np.unique(group):
+    rows, candidates = np.flatnonzero(group == g), np.flatnonzero(candidate_group == g)
+    chosen = select(jax.random.fold_in(key, int(g)), logits[candidates], len(rows))
+    keep[rows] = candidates[chosen]
+  return keep
 
 
-def read(workdir: str) -> Optional[Critic]:
-  """The run's critic; None for a run without one."""
+def write(workdir: str, critic, record: dict) -> None:
+  """Saves the run's critic (a `Critic`, or `LabelCritics` as "critics") with `record`
+  (how it was fitted)."""
+  name = "critics" if isinstance(critic, LabelCritics) else "critic"
+  fileio.write_json(os.path.join(workdir, FILE), {**record, name: critic.to_dict()})
+
+
+def read(workdir: str) -> Optional[Union[Critic, LabelCritics]]:
+  """The run's `Critic` or `LabelCritics`; None for a run without one."""
   path = os.path.join(workdir, FILE)
   if not os.path.exists(path):
     return None
   try:
-    return Critic.from_dict(fileio.read_json(path)["critic"])
+    record = fileio.read_json(path)
+    if "critics" in record:
+      return LabelCritics.from_dict(record["critics"])
+    return Critic.from_dict(record["critic"])
   except (KeyError, TypeError, ValueError) as err:
     raise ConfigError(
       f"{path} holds no resampling critic of this version ({err!r}): delete it and refit it "

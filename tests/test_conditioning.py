@@ -9,9 +9,11 @@ import pytest
 from sensegen import api
 from sensegen import evaluation_run
 from sensegen import input_pipeline
+from sensegen import resampling
 from sensegen.config import Config
 from sensegen.errors import ConfigError
 from sensegen.errors import DataError
+from sensegen.evaluate import features
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = pytest.mark.xdist_group("conditioning")
@@ -57,6 +59,7 @@ def conditioned_run(tmp_path_factory):
     log_every=300,
     checkpoint_every=300,
     calibration_windows=16,
+    resample_windows=16,
   )
   return api.train(cfg), input_pipeline.load(cfg, min_length=cfg.window)
 
@@ -92,6 +95,33 @@ def test_label_schedule_lengths_and_order(conditioned_run):
   x = np.asarray(gen.sample(jax.random.key(1), 8, 100, labels=ids))
   assert x.shape == (8, 100, 1)
   assert x[:, 60:80].std() < x[:, 20:50].std()
+
+
+def test_samples_are_each_activitys_critics_pick_of_candidates_with_their_labels(
+  conditioned_run,
+):
+  gen, _ = conditioned_run
+  assert isinstance(gen.critic, resampling.LabelCritics) and set(gen.critic.critics) == {1, 2}
+  # Critics that prefer loud windows (weight 1e6: Gumbel noise cannot swap candidates whose
+  # log stds differ by more than ~1e-5): each row keeps the loudest candidates drawn with
+  # its own labels.
+  names = features.feature_names(gen.critic.window, gen.channels)
+  loud = {}
+  for label, critic in gen.critic.critics.items():
+    coef = 1e6 * (np.arange(len(critic.coef)) == names.index(f"log_std[{gen.channels[0]}]"))
+    loud[label] = dataclasses.replace(critic, coef=coef, mean=0 * coef, scale=1 + 0 * coef)
+  gen = dataclasses.replace(gen, critic=resampling.LabelCritics(loud))
+  labels = np.repeat(np.array([1, 2, 1, 2])[:, None], 60, axis=1)
+  key = jax.random.key(3)
+  kept = np.asarray(gen.sample(key, 4, 60, labels=labels, resample=3))
+  draw_key = jax.random.split(key)[0]
+  candidates = np.asarray(
+    gen.sample_fn(gen.params, draw_key, 12, 60, labels=np.tile(labels, (3, 1)))
+  )
+  for rows in ([0, 2], [1, 3]):
+    own = candidates[rows[0] :: 2]  # Candidate i carries the labels of row i % 4.
+    loudest = own[np.argsort(-own[:, :48].std(axis=(1, 2)))[:2]]
+    np.testing.assert_array_equal(np.sort(kept[rows], axis=0), np.sort(loudest, axis=0))
 
 
 def test_bad_labels_are_config_errors(conditioned_run):

@@ -122,6 +122,28 @@ def test_sample_npz_and_csv(trained, tmp_path):
   assert np.abs(x).max() < 5
 
 
+@pytest.mark.xdist_group("launch_trained")
+def test_sample_and_evaluate_an_earlier_checkpoint(trained, tmp_path, capsys):
+  first = min(int(d) for d in os.listdir(trained / "checkpoints") if d.isdigit())
+  earlier = api.load(str(trained), checkpoint=first)
+  out = tmp_path / "s.npz"
+  flags = (f"--workdir={trained}", "--num_samples=64", "--sample_length=50", "--burn_in=10")
+  assert launch_in_process(*flags, "--mode=sample", f"--checkpoint={first}", f"--output={out}") == 0
+  with np.load(out) as f:
+    x = f["x"]
+  # That checkpoint's generator, drawn without resampling, from the --seed key.
+  expected = earlier.sample(jax.random.key(0), 64, 50, burn_in=10, resample=1)
+  np.testing.assert_allclose(x, expected, rtol=1e-6)
+  assert earlier.step < api.load(str(trained)).step
+  args = (*flags, "--mode=evaluate", "--posthoc_steps=3", "--nofigures")
+  assert launch_in_process(*args, f"--checkpoint={first}") == 0
+  report = json.loads((trained / "eval" / "report.json").read_text())
+  assert report["sampling"]["generator_step"] == earlier.step
+  assert report["sampling"]["resample"] == 1
+  assert launch_in_process(*args, "--checkpoint=999") == 2
+  assert "holds no checkpoint 999" in capsys.readouterr().err
+
+
 def test_alternating_schedule_logs_rounds(tmp_path):
   flags = ("--schedule=alternating", "--select_generator=best_fit", "--keep_checkpoints=10")
   assert launch_in_process(f"--workdir={tmp_path}", *flags, "--figures") == 0

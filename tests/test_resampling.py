@@ -101,3 +101,51 @@ def test_select_draws_without_replacement_in_proportion_to_exp_logits():
   np.testing.assert_array_equal(pair, resampling.select(keys[0], logits, 3))
   with pytest.raises(ValueError, match="cannot keep 5 of 4"):
     resampling.select(keys[0], logits, 5)
+
+
+@pytest.fixture(scope="module")
+def label_critics(fitted):
+  """Label 1: the fitted critic; label 2: one that prefers quiet windows."""
+  _, _, critic = fitted
+  rng = np.random.default_rng(4)
+  quiet = resampling.fit(_windows(rng, 80, 0.2), _windows(rng, 80, 1.0))
+  return resampling.LabelCritics({1: critic, 2: quiet})
+
+
+def test_each_window_is_scored_by_the_critic_of_its_most_frequent_label(label_critics):
+  one, two = label_critics.critics[1], label_critics.critics[2]
+  w = label_critics.window
+  x = _windows(np.random.default_rng(5), 4, 1.0, length=3 * w)
+  labels = np.zeros((4, 3 * w), np.int64)
+  labels[:, :w] = 1
+  labels[:, w : 2 * w] = 2
+  labels[:, w : w + 10] = 1  # A minority: the second window stays label 2's.
+  labels[:, 2 * w :] = 5  # No critic: scores 0.
+  parts = [x[:, i * w : (i + 1) * w] for i in range(3)]
+  expected = one.logits(parts[0]) + two.logits(parts[1])
+  np.testing.assert_allclose(label_critics.logits(x, labels), expected, rtol=1e-6)
+
+
+def test_written_label_critics_read_back_the_same(label_critics, tmp_path):
+  x = _windows(np.random.default_rng(6), 5, 1.0, length=label_critics.window)
+  labels = np.repeat(np.array([1, 2, 2, 1, 3])[:, None], label_critics.window, axis=1)
+  resampling.write(str(tmp_path), label_critics, {"step": 3})
+  again = resampling.read(str(tmp_path))
+  assert isinstance(again, resampling.LabelCritics) and set(again.critics) == {1, 2}
+  np.testing.assert_allclose(again.logits(x, labels), label_critics.logits(x, labels), rtol=1e-12)
+
+
+def test_select_matching_keeps_candidates_drawn_with_each_series_labels():
+  labels = np.array([[1, 1], [2, 2], [1, 1], [3, 3]])
+  factor = 5
+  candidate_labels = np.tile(labels, (factor, 1))
+  # The best two candidates of all are label 3's, but label 3 has one row; of label 1's ten
+  # candidates, two are far ahead: the label-1 rows get exactly those two.
+  logits = np.random.default_rng(0).normal(size=len(candidate_labels))
+  logits[np.flatnonzero(candidate_labels[:, 0] == 3)[:2]] = 100.0
+  best_of_label_1 = np.flatnonzero(candidate_labels[:, 0] == 1)[[3, 8]]
+  logits[best_of_label_1] = 50.0
+  keep = resampling.select_matching(jax.random.key(0), logits, labels, factor)
+  np.testing.assert_array_equal(candidate_labels[keep], labels)
+  assert sorted(keep[[0, 2]].tolist()) == sorted(best_of_label_1.tolist())
+  assert logits[keep[3]] == 100.0

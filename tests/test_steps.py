@@ -90,6 +90,9 @@ def test_gaussian_nll_matches_closed_form():
   w = rng.normal(1.0, 2.0, size=(50, 30, 1)).astype(np.float32)
   expected = 0.5 * np.log(2 * np.pi * np.e * 4.0)
   assert abs(steps.gaussian_nll(train_series, w) - expected) < 0.05
+  # It scores the steps the model's held-out NLL scores: not the first two.
+  w[:, :2] = 1e3
+  assert abs(steps.gaussian_nll(train_series, w) - expected) < 0.05
 
 
 def test_discriminator_separates_sine_from_noise():
@@ -170,6 +173,20 @@ def test_adam_and_rmsprop_updates_differ_from_each_other():
     updates.append(np.asarray(u["w"]))
   np.testing.assert_allclose(updates[0], [-1e-2, 1e-2], rtol=1e-4)  # Adam's first step: -lr sign(g)
   assert not np.allclose(updates[0], updates[1])
+
+
+def test_held_out_nll_leaves_out_the_prediction_without_context():
+  # "No change" +- s: a window that jumps at its first step and then stays scores like a
+  # constant window, since the first prediction (from the zero state) is not scored.
+  s = 0.05
+  gen, variables = tiny_config.still_generator(input_noise=0.0, log_sigma=np.log(s))
+  evaluate = steps.make_nll_eval(gen)
+  jump = np.full((8, 50, 2), 3.0, np.float32)
+  jump[:, 0] = -3.0
+  expected = 2 * (np.log(s) + 0.5 * np.log(2 * np.pi))
+  assert evaluate(variables, jump) == pytest.approx(expected, abs=1e-4)
+  jump[:, 2] = 3.5  # A jump at a later step is scored.
+  assert evaluate(variables, jump) > expected + 1.0
 
 
 def test_held_out_nll_scores_inputs_with_the_training_noise():

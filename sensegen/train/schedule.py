@@ -8,7 +8,6 @@ generator, so every jitted step they use is chosen there.
 
 import functools
 import logging
-from typing import Optional
 
 import jax
 import numpy as np
@@ -141,23 +140,50 @@ class Schedule:
     )
     return fit
 
-  def fit_critic(self, params, key, weight_temperature=None) -> Optional[resampling.Critic]:
+  def fit_critic(self, params, key, weight_temperature=None):
     """The resampling critic (`resampling`) of generator `params` drawn at
     `weight_temperature` (None: the schedule's): `--resample_windows` training windows at
-    random positions against as many generated ones. None for `--resample_windows=0`,
-    conditioned runs, and --dp runs (the fit would read the private data outside the
-    privacy accounting)."""
+    random positions against as many generated ones; for a conditioned run, a
+    `resampling.LabelCritics` (`_fit_label_critics`). None for `--resample_windows=0` and
+    --dp runs (the fit would read the private data outside the privacy accounting)."""
     cfg = self.cfg
-    if not cfg.resample_windows or self.run_data.conditioned or cfg.dp:
+    if not cfg.resample_windows or cfg.dp:
       return None
     rng = np.random.default_rng([cfg.seed, RESAMPLING])
-    real, _ = self.real_windows(self.run_data.train, cfg.resample_windows, rng)
     key = jax.random.fold_in(key, RESAMPLING)
+    if self.run_data.conditioned:
+      return self._fit_label_critics(params, key, rng, weight_temperature)
+    real, _ = self.real_windows(self.run_data.train, cfg.resample_windows, rng)
     synthetic = self.sample_windows(
       params, key, len(real), cfg.window, weight_temperature=weight_temperature
     )
     logging.info("fitting the resampling critic on %d + %d windows", len(real), len(real))
     return resampling.fit(real, synthetic)
+
+  def _fit_label_critics(self, params, key, rng, weight_temperature):
+    """One critic per label with training stretches of at least `--window` steps (for HAR
+    the 6 basic activities), each on `--resample_windows` windows of that label's stretches
+    against as many generated under it. None when no label has such stretches."""
+    cfg, train = self.cfg, self.run_data.train
+    critics = {}
+    for label in range(1, self.run_data.num_labels):
+      stretches = windows.label_runs(train.series, train.labels, label, cfg.window)
+      if not stretches:
+        continue
+      real = windows.random_windows(stretches, cfg.resample_windows, cfg.window, rng)
+      logging.info(
+        "fitting the resampling critic of label %d on %d + %d windows", label, len(real), len(real)
+      )
+      synthetic = self.sample_windows(
+        params,
+        jax.random.fold_in(key, label),
+        len(real),
+        cfg.window,
+        np.full((len(real), cfg.window), label, np.int32),
+        weight_temperature=weight_temperature,
+      )
+      critics[label] = resampling.fit(real, synthetic)
+    return resampling.LabelCritics(critics) if critics else None
 
 
 def output_map(run_data: input_pipeline.RunData):
