@@ -143,6 +143,14 @@ class Config:
     "correct its own draws instead of drifting with them (0: off).",
     run=True,
   )
+  dequantize: bool = _f(
+    False,
+    "Add uniform noise of one quantisation step (per channel, the median gap between the "
+    "training series' distinct values) to the generator's training series, inputs and "
+    "targets alike, so that its mixture cannot gain unbounded likelihood from exactly "
+    "repeated values.",
+    run=True,
+  )
   scheduled_sampling: float = _f(
     0.0,
     "Probability that a teacher-forced input is replaced by the model's own one-step draw "

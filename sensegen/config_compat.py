@@ -78,6 +78,7 @@ LEGACY_VALUES = {
   "select_generator": "last",
   "residual_mean": False,
   "input_noise": 0.0,
+  "dequantize": False,
 }
 
 

@@ -11,7 +11,10 @@ import jax
 import numpy as np
 import pytest
 
+from sensegen import api
 from sensegen import models
+from sensegen.checkpoint import Checkpointer
+from sensegen.config import Config
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = [pytest.mark.xdist_group("benchmarks"), pytest.mark.heavy]
@@ -158,3 +161,41 @@ def test_fitted_start_states_follow_the_states_moments():
     np.cov(c_drawn, rowvar=False), np.cov(c_fitted, rowvar=False), atol=0.1
   )
   np.testing.assert_allclose(np.asarray(x).mean(0), flat[:, -channels:].mean(0), atol=0.1)
+
+
+def test_keep_checkpoint_makes_a_run_that_keeps_that_checkpoints_generator(tmp_path):
+  t = np.arange(3000, dtype=np.float32)
+  np.savez(tmp_path / "sine.npz", x=np.sin(t / 5)[None, :, None])
+  cfg = Config(
+    workdir=str(tmp_path / "run"),
+    data=str(tmp_path / "sine.npz"),
+    lstm_layers=1,
+    lstm_units=8,
+    dense_units=8,
+    mixtures=2,
+    batch_size=4,
+    bptt_steps=10,
+    train_steps=30,
+    window=20,
+    eval_windows=4,
+    log_every=10,
+    eval_every=30,
+    checkpoint_every=10,
+    average_every=10,
+    figures=False,
+    calibration_windows=0,
+    resample_windows=0,
+  )
+  averaged = api.train(cfg)  # Keeps the mean of the generators of steps 20 and 30.
+  keep = _bench_module("keep_checkpoint").keep
+  last = max(Checkpointer(cfg.workdir + "/checkpoints").steps())
+  to = str(tmp_path / "kept")
+  assert keep(cfg.workdir, last, to) == 30
+  kept, trained = api.load(to), api.load(cfg.workdir, checkpoint=last)
+  assert kept.step == 30
+  leaves = [jax.tree.leaves(g.params) for g in (kept, trained, averaged)]
+  for a, b in zip(leaves[0], leaves[1]):
+    np.testing.assert_array_equal(a, b)
+  assert not all(np.array_equal(a, c) for a, c in zip(leaves[0], leaves[2]))
+  with pytest.raises(SystemExit, match="exists"):
+    keep(cfg.workdir, last, to)

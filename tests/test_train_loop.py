@@ -100,6 +100,26 @@ def test_bf16_on_a_cpu_without_bf16_hardware_warns(tiny_cfg, monkeypatch, caplog
   assert warning.getMessage().startswith("--lstm_impl=bf16: this device has no bf16 hardware")
 
 
+def test_dequantize_trains_on_series_moved_within_their_quantisation_step(tiny_cfg):
+  # The sine rounded to 0.01: its generator steps see values off that lattice.
+  t = np.arange(2000, dtype=np.float32)
+  rounded = np.round(np.sin(t / 5) / 0.01) * 0.01
+  np.savez(tiny_cfg.data, x=rounded[None, :, None].astype(np.float32))
+  trainer = setup.prepare(dataclasses.replace(tiny_cfg, dequantize=True, train_steps=3))
+  q = windows.quantisation_step(trainer.run_data.model_train.series)
+  np.testing.assert_allclose(trainer.dequantize, q)
+  seen = []
+  update = trainer.g_update
+  trainer.g_update = lambda state, batch, step: seen.append(batch) or update(state, batch, step)
+  assert trainer.run()
+  values = np.concatenate([np.ravel(b["targets"]) for b in seen])
+  lattice = trainer.run_data.model_train.series[0].ravel()
+  off = np.min(np.abs(values[:, None] - np.unique(lattice)[None, :]), axis=1)
+  assert off.max() <= q[0] / 2 + 1e-5 and np.median(off) > q[0] / 10
+  other = dataclasses.replace(tiny_cfg, workdir=tiny_cfg.workdir + "_plain")
+  assert setup.prepare(other).dequantize is None  # Off by default.
+
+
 def test_position_reads_the_meta_dicts_of_older_runs():
   old = {
     "step": 30,

@@ -138,3 +138,36 @@ def test_input_noise_perturbs_the_inputs_only_and_is_the_same_for_any_rows():
   np.testing.assert_array_equal(part["inputs"], noisy["inputs"][4:8])
   later, _ = windows.next_chunk(series, streams, 40, 6, seed=3, input_noise=0.2)
   assert not np.allclose(later["inputs"] - clean["inputs"], noise)
+
+
+def test_quantisation_step_is_the_recording_resolution():
+  rng = np.random.default_rng(0)
+  lattice = np.round(rng.normal(size=3000) / 0.05) * 0.05
+  series = [np.c_[part, np.full(len(part), 1.5)] for part in (lattice[:1000], lattice[1000:])]
+  np.testing.assert_allclose(windows.quantisation_step(series), [0.05, 0.0], rtol=1e-4)
+  continuous = [rng.uniform(0, 1, size=(4000, 1))]  # Gaps of about 1 / 4000.
+  assert windows.quantisation_step(continuous)[0] < 1e-3
+
+
+def test_dequantize_moves_inputs_and_targets_within_their_step():
+  # A walk on a lattice of 0.1 that repeats itself every other step.
+  steps = np.repeat(np.arange(2500), 2)[:, None] * np.array([[0.1, 0.2]], np.float32)
+  series = [steps.astype(np.float32)]
+  q = np.array([0.1, 0.2], np.float32)
+  streams = windows.init_streams(series, 16, 40, seed=3)
+  clean, _ = windows.next_chunk(series, streams, 40, 5, seed=3)
+  moved, _ = windows.next_chunk(series, streams, 40, 5, seed=3, dequantize=q)
+  for name in ("inputs", "targets"):
+    shift = moved[name] - clean[name]
+    assert (np.abs(shift) <= q / 2 + 1e-5).all()
+    # Uniform within the step: std q / sqrt(12).
+    np.testing.assert_allclose(shift.reshape(-1, 2).std(0), q / np.sqrt(12), rtol=0.05)
+  # One draw per value read: a target is the next step's input, and no value repeats.
+  np.testing.assert_array_equal(moved["targets"][:, :-1], moved["inputs"][:, 1:])
+  assert (clean["targets"] == clean["inputs"]).any() and not (
+    moved["targets"] == moved["inputs"]
+  ).any()
+  part, _ = windows.next_chunk(series, streams, 40, 5, seed=3, dequantize=q, rows=slice(4, 8))
+  np.testing.assert_array_equal(part["targets"], moved["targets"][4:8])
+  later, _ = windows.next_chunk(series, streams, 40, 6, seed=3, dequantize=q)
+  assert not np.allclose(later["inputs"] - clean["inputs"], moved["inputs"] - clean["inputs"])

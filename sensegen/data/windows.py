@@ -162,6 +162,17 @@ def init_streams(series, batch: int, bptt_steps: int, seed: int) -> Streams:
 # per-stream session draws.
 _RANDOM_RESET = 0x2E5E7
 _INPUT_NOISE = 0x1A015E
+_DEQUANTIZE = 0xDE0
+
+
+def quantisation_step(series) -> np.ndarray:
+  """Per channel of `series` (`[T_i, D]` each), the median gap between its distinct values
+  -> `[D]`: the resolution the values were recorded at (UCI HAR's raw accelerometer: about
+  0.0035 in normalised units, 13% of its steps repeat the last value exactly), or about
+  range / T for unquantised data; 0 for a constant channel."""
+  x = np.concatenate([np.asarray(s) for s in series])
+  gaps = [np.diff(np.unique(x[:, c])) for c in range(x.shape[-1])]
+  return np.array([np.median(g) if len(g) else 0.0 for g in gaps], np.float32)
 
 
 def next_chunk(
@@ -174,6 +185,7 @@ def next_chunk(
   reset_prob: float = 0.0,
   rows: slice = slice(None),
   input_noise: float = 0.0,
+  dequantize=None,
 ):
   """The next `bptt_steps` inputs and targets of every stream, read for the streams
   `rows` only (a process's share of a multi-process batch).
@@ -184,6 +196,8 @@ def next_chunk(
   (drawn from (seed, step)), so that the zero state is seen at random positions.
   With `input_noise`, the inputs (not the targets) carry Gaussian noise of that std,
   drawn from (seed, step) for all B streams, so a row's noise does not depend on `rows`.
+  With `dequantize` (`[D]` quantisation steps, `quantisation_step`), every value read, input
+  or target, first moves by uniform noise within its step, drawn the same way.
 
   Returns:
     (batch, new streams of all B) where batch has `inputs` `[R, k, D]`, `targets`
@@ -202,6 +216,11 @@ def next_chunk(
     )
   read = list(zip(session[rows], offset[rows]))
   chunks = np.stack([series[s][o : o + bptt_steps + 1] for s, o in read])
+  if dequantize is not None:
+    uniform = np.random.default_rng([seed, step, _DEQUANTIZE]).random(
+      (len(session), bptt_steps + 1, chunks.shape[-1])
+    )
+    chunks = (chunks + (uniform[rows] - 0.5) * dequantize).astype(chunks.dtype)
   inputs = chunks[:, :-1]
   if input_noise:
     noise = np.random.default_rng([seed, step, _INPUT_NOISE]).standard_normal(

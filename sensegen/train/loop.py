@@ -129,6 +129,7 @@ class Trainer:
     budget: the DP-SGD privacy budget (None unless --dp).
     max_steps: generator steps the budget allows (inf without a target epsilon).
     stop: set by a signal handler.
+    dequantize: `[D]` quantisation steps of the training series (--dequantize), else None.
   """
 
   cfg: Config
@@ -144,6 +145,7 @@ class Trainer:
   max_steps: float = float("inf")
   place: Callable = lambda batch: batch
   stop: StopFlag = dataclasses.field(default_factory=StopFlag)
+  dequantize: Optional[np.ndarray] = None
 
   def run(self) -> bool:
     """Trains per the schedule; returns False if stopped by a signal (after saving)."""
@@ -207,6 +209,7 @@ class Trainer:
         reset_prob=cfg.reset_prob,
         rows=parallel.local_rows(cfg.batch_size),
         input_noise=cfg.input_noise,
+        dequantize=self.dequantize,
       )
       period.add(update(state, self.place(batch), position.step))
       position.step += 1

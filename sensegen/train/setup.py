@@ -4,9 +4,11 @@ needs, the restored (or fresh) state and the generator step, chosen here once.""
 import dataclasses
 import logging
 import os
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from sensegen import config_compat
 from sensegen import experiment
@@ -81,7 +83,17 @@ def prepare(cfg: Config) -> loop.Trainer:
     budget=budget,
     max_steps=float("inf") if allowed is None else allowed,
     place=(lambda batch: parallel.shard_batch(batch, mesh)) if mesh else (lambda batch: batch),
+    dequantize=quantisation_steps(cfg, run_data),
   )
+
+
+def quantisation_steps(cfg: Config, run_data) -> Optional[np.ndarray]:
+  """With --dequantize, the training series' quantisation step per channel (logged)."""
+  if not cfg.dequantize:
+    return None
+  quanta = windows.quantisation_step(run_data.model_train.series)
+  logging.info("dequantizing the training series by steps of %s", np.round(quanta, 5).tolist())
+  return quanta
 
 
 def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer, mesh=None) -> tuple:
