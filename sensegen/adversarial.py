@@ -13,10 +13,12 @@ import jax.numpy as jnp
 import optax
 
 from sensegen import mdn
+from sensegen import sampling
 from sensegen import steps
 from sensegen.errors import ConfigError
 
 __all__ = [
+  "critic_input",
   "critic_loss",
   "differentiable_sample",
   "generator_adversarial_loss",
@@ -62,30 +64,55 @@ def relaxed_sample(key, logits, mu, log_sigma, gumbel_temperature, hard=True, of
 
 
 def differentiable_sample(
-  model, params, key, num_samples: int, length: int, gumbel_temperature=0.5, hard=True
+  model,
+  params,
+  key,
+  num_samples: int,
+  length: int,
+  gumbel_temperature=0.5,
+  hard=True,
+  labels=None,
+  start=None,
 ):
   """Free-running generation `[num_samples, length, D]` that gradients flow through.
 
-  Same recursion as `sampling.sample` (zero state, zero first input, each draw fed
-  back as the next input, with the model's input noise) with `relaxed_sample` in place
-  of `mdn.sample`, so the gradient of any function of the output reaches `params`
-  through every step.
-  Unconditioned generators only; diagonal or full covariance.
+  Same recursion as `sampling.sample` (each draw fed back as the next input, with the
+  model's input noise) with `relaxed_sample` in place of `mdn.sample`, so the gradient of
+  any function of the output reaches `params` through every step. It starts from `start`
+  (state `[layers, 2, N, H]`, last draw `[N, S]`, e.g. `sampling.burn_in_state`'s), else
+  from the zero state and a zero input. `labels` `[N, length]`: the per-step labels of a
+  conditioned generator. Diagonal or full covariance.
   """
-  if model.num_labels:
-    raise ConfigError("differentiable_sample does not support label-conditioned generators")
+  if bool(model.num_labels) != (labels is not None):
+    raise ConfigError("differentiable_sample: pass labels= exactly for a conditioned generator")
+  if labels is None:
+    labels = jnp.zeros((num_samples, length), jnp.int32)
 
-  def step(carry, step_key):
+  def step(carry, inputs):
     state, x = carry
+    step_key, label = inputs
     step_key, x = model.fed_back(step_key, x)
-    state, (logits, mu, log_sigma, *offdiag) = model.apply(params, state, x, method=model.step)
+    label = label if model.num_labels else None
+    state, (logits, mu, log_sigma, *offdiag) = model.apply(
+      params, state, x, label, method=model.step
+    )
     x = relaxed_sample(step_key, logits, mu, log_sigma, gumbel_temperature, hard, *offdiag)
     return (state, x), x
 
-  x0 = jnp.zeros((num_samples, model.channels), jnp.float32)
+  if start is None:
+    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
   keys = jax.random.split(key, length)
-  _, xs = jax.lax.scan(step, (model.zero_state(num_samples), x0), keys)
+  _, xs = jax.lax.scan(step, start, (keys, jnp.swapaxes(labels, 0, 1)))
   return jnp.swapaxes(xs, 0, 1)
+
+
+def critic_input(x, labels, num_labels: int):
+  """What the critic judges: windows `[N, L, S]`, with the one-hot per-step labels
+  `[N, L]` appended as channels for a conditioned run (`num_labels` > 0), so that it
+  judges each window against what its labels ask for -> `[N, L, S (+ num_labels)]`."""
+  if not num_labels:
+    return x
+  return jnp.concatenate([x, jax.nn.one_hot(labels, num_labels, dtype=x.dtype)], axis=-1)
 
 
 def generator_adversarial_loss(critic, critic_params, fake):
@@ -95,34 +122,53 @@ def generator_adversarial_loss(critic, critic_params, fake):
 
 
 def make_adversarial_generator_step(
-  model, critic, adversarial_weight: float, window: int, gumbel_temperature: float
+  model,
+  critic,
+  adversarial_weight: float,
+  window: int,
+  gumbel_temperature: float,
+  burn_in: int = 0,
 ):
-  """A jitted step (g_state, rnn_state, batch, critic_params, key) -> (g_state, rnn_state, metrics).
+  """A jitted step (g_state, rnn_state, batch, critic_params, key, adv_labels=None) ->
+  (g_state, rnn_state, metrics).
 
   Minimises NLL(batch) + adversarial_weight * -log D(G(z)). The NLL term is exactly
   `steps.make_generator_step`'s (teacher forcing on `batch` `inputs`/`targets`
   `[B, k, D]`, `reset` `[B]`, carried state without gradient); the adversarial term
   scores B fresh differentiable windows `[B, window, D]` drawn with `key` by the
-  critic, whose params are held fixed. A non-finite step is not applied and the
-  recurrent state restarts from zero. Clipping comes from g_state's optimizer.
+  critic, whose params are held fixed. Like `sampling.sample`'s, those windows start
+  after `burn_in` free steps (without gradient), so that they stand anywhere in a session
+  as the critic's real windows do. A conditioned generator draws them under
+  `adv_labels` `[B, window]` (the burn-in under each row's first label), which the critic
+  sees too (`critic_input`). A non-finite step is not applied and the recurrent state
+  restarts from zero. Clipping comes from g_state's optimizer.
   Metrics: train_nll, adv_g_loss, grad_norm, finite.
   """
 
-  def loss_fn(params, rnn_state, batch, critic_params, key):
+  def loss_fn(params, rnn_state, batch, critic_params, key, adv_labels, start):
     nll, new_rnn_state = steps.sequence_nll(
       model, params, rnn_state, batch["inputs"], batch["targets"], batch.get("labels")
     )
+    n = batch["inputs"].shape[0]
     fake = differentiable_sample(
-      model, params, key, batch["inputs"].shape[0], window, gumbel_temperature
+      model, params, key, n, window, gumbel_temperature, labels=adv_labels, start=start
     )
-    adv = generator_adversarial_loss(critic, critic_params, fake)
+    judged = critic_input(fake, adv_labels, model.num_labels)
+    adv = generator_adversarial_loss(critic, critic_params, judged)
     return nll + adversarial_weight * adv, (nll, adv, new_rnn_state)
 
-  def step(ts: steps.TrainState, rnn_state, batch, critic_params, key):
+  def step(ts: steps.TrainState, rnn_state, batch, critic_params, key, adv_labels=None):
     keep = ~batch["reset"][None, None, :, None]
     rnn_state = jax.lax.stop_gradient(rnn_state * keep)
+    start = None
+    if burn_in:
+      burn_key, key = jax.random.split(key)
+      first = jnp.zeros((batch["inputs"].shape[0], 1), jnp.int32)
+      first = first if adv_labels is None else adv_labels[:, :1]
+      labels = jnp.repeat(first, burn_in, axis=1)
+      start = jax.lax.stop_gradient(sampling.burn_in_state(model, ts.params, burn_key, labels))
     (_, (nll, adv, new_rnn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      ts.params, rnn_state, batch, critic_params, key
+      ts.params, rnn_state, batch, critic_params, key, adv_labels, start
     )
     ok = jnp.isfinite(nll) & jnp.isfinite(adv) & steps.all_finite(grads)
     new_ts = steps.keep_if(ok, ts.apply_gradients(grads=grads), ts)

@@ -111,7 +111,9 @@ def init_state(
     c_tx = steps.make_optimizer(
       cfg.learning_rate * cfg.critic_lr_ratio, cfg.rmsprop_decay, cfg.clip_norm
     )
-    state.c = steps.create_train_state(c_key, critic(cfg), (x,), c_tx)
+    # A conditioned run's critic also reads the one-hot labels (`adversarial.critic_input`).
+    judged = jnp.zeros((1, 2, channels + num_labels), jnp.float32)
+    state.c = steps.create_train_state(c_key, critic(cfg), (judged,), c_tx)
   return state
 
 

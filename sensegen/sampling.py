@@ -27,6 +27,7 @@ from sensegen.data.signal_chain import SignalChain
 __all__ = [
   "DEFAULT_BURN_IN",
   "OutputMap",
+  "burn_in_state",
   "sample",
   "sample_jit",
 ]
@@ -131,7 +132,19 @@ def sample(
     before, after = before + output_map.chain.margin_before, output_map.chain.margin_after
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
-  state, x = _start(model, params, num_samples, start, prime, labels)
+  carry = _start(model, params, num_samples, start, prime, labels)
+  step = _step(model, params, temperature, weight_temperature)
+  keys = jax.random.split(key, before + length + after)
+  all_labels = _extended_labels(labels, before, after)
+  _, xs = jax.lax.scan(step, carry, (keys, jnp.swapaxes(all_labels, 0, 1)))
+  xs = jnp.swapaxes(xs, 0, 1)
+  if output_map is not None:
+    xs = output_map(xs)
+  return xs[:, before : before + length]
+
+
+def _step(model, params, temperature, weight_temperature):
+  """The scan step ((state, x), (key, label `[N]`)) -> ((state, x'), x') of a free run."""
 
   def step(carry, inputs):
     state, x = carry
@@ -143,13 +156,19 @@ def sample(
     x = mdn.mixture_sample(step_key, mix, temperature, weight_temperature)
     return (state, x), x
 
-  keys = jax.random.split(key, before + length + after)
-  all_labels = _extended_labels(labels, before, after)
-  _, xs = jax.lax.scan(step, (state, x), (keys, jnp.swapaxes(all_labels, 0, 1)))
-  xs = jnp.swapaxes(xs, 0, 1)
-  if output_map is not None:
-    xs = output_map(xs)
-  return xs[:, before : before + length]
+  return step
+
+
+def burn_in_state(model, params, key, labels, weight_temperature=1.0) -> tuple:
+  """Where a free run from the zero state and a zero input stands after the steps of
+  `labels` `[N, T]` (the label of each step; zeros for an unconditioned model): (state
+  `[layers, 2, N, H]`, last draw `[N, S]`), as `sample` leaves them after its burn-in."""
+  num_samples = labels.shape[0]
+  carry = _start(model, params, num_samples, None, None, labels)
+  step = _step(model, params, 1.0, weight_temperature)
+  keys = jax.random.split(key, labels.shape[1])
+  carry, _ = jax.lax.scan(step, carry, (keys, jnp.swapaxes(labels, 0, 1)))
+  return carry
 
 
 sample_jit = jax.jit(

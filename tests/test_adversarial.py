@@ -9,6 +9,7 @@ import tiny_config
 from sensegen import adversarial
 from sensegen import mdn
 from sensegen import models
+from sensegen import sampling
 from sensegen import steps
 from sensegen.errors import ConfigError
 
@@ -136,12 +137,49 @@ def test_differentiable_sample_gradients_reach_every_generator_param(gen):
     assert float(jnp.linalg.norm(g)) > 0, path
 
 
-def test_differentiable_sample_rejects_conditioned_generators():
+def test_differentiable_sample_follows_the_labels_of_a_conditioned_generator():
   gen = models.Generator(
-    channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3, num_labels=2
+    channels=1, lstm_layers=1, lstm_units=8, dense_units=8, mixtures=3, num_labels=3
   )
-  with pytest.raises(ConfigError):
-    adversarial.differentiable_sample(gen, {}, jax.random.key(0), 2, 5)
+  example = (gen.zero_state(1), jnp.zeros((1, 2, 1)), jnp.zeros((1, 2), jnp.int32))
+  params = _state(gen, jax.random.key(0), example, 1e-2).params
+  labels = jnp.repeat(jnp.array([[1], [2]]), 30, axis=1)
+
+  def score(p, labels):
+    xs = adversarial.differentiable_sample(gen, p, jax.random.key(1), 2, 30, labels=labels)
+    return jnp.mean(jnp.sin(xs)), xs
+
+  grads, xs = jax.grad(score, has_aux=True)(params, labels)
+  embedding = [g for path, g in jax.tree_util.tree_leaves_with_path(grads) if "embed" in str(path)]
+  assert embedding and float(jnp.linalg.norm(embedding[0])) > 0
+  _, other = score(params, labels[::-1])
+  assert not np.allclose(xs, other)  # Same key, swapped labels: other windows.
+  with pytest.raises(ConfigError, match="labels"):
+    adversarial.differentiable_sample(gen, params, jax.random.key(0), 2, 5)
+  with pytest.raises(ConfigError, match="labels"):
+    adversarial.differentiable_sample(_GEN, {}, jax.random.key(0), 2, 5, labels=labels)
+
+
+def test_critic_input_appends_one_hot_labels_for_conditioned_runs():
+  x = jnp.ones((2, 4, 3))
+  labels = jnp.array([[0, 1, 2, 2], [1, 1, 1, 1]])
+  assert adversarial.critic_input(x, labels, 0) is x
+  judged = adversarial.critic_input(x, labels, 3)
+  assert judged.shape == (2, 4, 6)
+  np.testing.assert_array_equal(judged[..., 3:].argmax(-1), labels)
+  np.testing.assert_array_equal(judged[..., 3:].sum(-1), 1)
+
+
+def test_rollouts_after_a_burn_in_continue_where_it_stopped():
+  # A generator that climbs by exactly 1 per step: after a burn-in of 25 steps from 0, the
+  # differentiable window continues at 26, 27, ...; the state is the sampler's.
+  gen, variables = tiny_config.still_generator(0.0, log_sigma=-12.0, channels=1, drift=1.0)
+  labels = jnp.zeros((3, 25), jnp.int32)
+  start = sampling.burn_in_state(gen, variables, jax.random.key(0), labels)
+  sampled = sampling.sample(gen, variables, jax.random.key(0), 3, 25, burn_in=0)
+  np.testing.assert_allclose(start[1], sampled[:, -1], rtol=1e-6)
+  xs = adversarial.differentiable_sample(gen, variables, jax.random.key(1), 3, 10, start=start)
+  np.testing.assert_allclose(xs[..., 0], np.broadcast_to(np.arange(26, 36), (3, 10)), atol=1e-3)
 
 
 def test_critic_spectral_norm_bounds_the_dense_kernels():

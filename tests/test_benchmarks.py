@@ -10,11 +10,11 @@ import sys
 import jax
 import numpy as np
 import pytest
+import tiny_config
 
 from sensegen import api
 from sensegen import models
 from sensegen.checkpoint import Checkpointer
-from sensegen.config import Config
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = [pytest.mark.xdist_group("benchmarks"), pytest.mark.heavy]
@@ -164,25 +164,13 @@ def test_fitted_start_states_follow_the_states_moments():
 
 
 def test_keep_checkpoint_makes_a_run_that_keeps_that_checkpoints_generator(tmp_path):
-  t = np.arange(3000, dtype=np.float32)
-  np.savez(tmp_path / "sine.npz", x=np.sin(t / 5)[None, :, None])
-  cfg = Config(
-    workdir=str(tmp_path / "run"),
-    data=str(tmp_path / "sine.npz"),
-    lstm_layers=1,
-    lstm_units=8,
-    dense_units=8,
-    mixtures=2,
-    batch_size=4,
-    bptt_steps=10,
+  cfg = tiny_config.sine_run(
+    tmp_path,
+    steps=3000,
     train_steps=30,
-    window=20,
-    eval_windows=4,
     log_every=10,
     eval_every=30,
-    checkpoint_every=10,
     average_every=10,
-    figures=False,
     calibration_windows=0,
     resample_windows=0,
   )

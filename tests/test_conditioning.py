@@ -1,12 +1,15 @@
 """Activity-conditioned training and sampling on a toy two-class signal."""
 
 import dataclasses
+import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from sensegen import api
+from sensegen import experiment
 from sensegen import evaluation_run
 from sensegen import input_pipeline
 from sensegen import resampling
@@ -14,6 +17,7 @@ from sensegen.config import Config
 from sensegen.errors import ConfigError
 from sensegen.errors import DataError
 from sensegen.evaluate import features
+from sensegen.train import setup
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = pytest.mark.xdist_group("conditioning")
@@ -34,9 +38,8 @@ def _two_class_file(path, seed=0):
   np.savez(path, x=np.stack(xs).astype(np.float32), labels=np.stack(labels).astype(np.int32))
 
 
-@pytest.fixture(scope="module")
-def conditioned_run(tmp_path_factory):
-  root = tmp_path_factory.mktemp("cond")
+def _toy_run(root, **overrides) -> Config:
+  """A small conditioned run on the two-class files, written to `root`."""
   _two_class_file(root / "toy.npz")
   _two_class_file(root / "toy_test.npz", seed=1)
   cfg = Config(
@@ -61,6 +64,12 @@ def conditioned_run(tmp_path_factory):
     calibration_windows=16,
     resample_windows=16,
   )
+  return dataclasses.replace(cfg, **overrides)
+
+
+@pytest.fixture(scope="module")
+def conditioned_run(tmp_path_factory):
+  cfg = _toy_run(tmp_path_factory.mktemp("cond"))
   return api.train(cfg), input_pipeline.load(cfg, min_length=cfg.window)
 
 
@@ -154,3 +163,38 @@ def test_evaluation_scores_each_activity_from_64_windows_each(conditioned_run):
     regime = activity["per_activity"][name]["regime"]
     assert 0 <= regime["quiet_share_synthetic"] <= 1 and 0 <= regime["window_std_ks"] <= 1
   assert 0 <= activity["tstr_accuracy"] <= 1 and 0 <= activity["trtr_accuracy"] <= 1
+
+
+def test_adversarial_schedule_trains_a_label_aware_critic(tmp_path):
+  cfg = _toy_run(
+    tmp_path,
+    lstm_units=8,
+    dense_units=8,
+    mixtures=2,
+    batch_size=4,
+    bptt_steps=10,
+    train_steps=20,
+    eval_every=10,
+    log_every=10,
+    checkpoint_every=10,
+    calibration_windows=0,
+    resample_windows=0,
+    schedule="adversarial",
+    rounds=2,
+    g_steps_per_round=3,
+    critic_steps=2,
+    adv_window=20,
+    burn_in=10,
+    d_minibatch=4,
+  )
+  trainer = setup.prepare(cfg)
+  assert trainer.run()
+  lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+  rows = [json.loads(line) for line in lines]
+  assert [r["round"] for r in rows if "adv_d_accuracy" in r] == [1, 2]
+  assert any("adv_g_loss" in r for r in rows)
+  # The critic reads the one-hot labels beside the signal (1 channel).
+  judged = jax.ShapeDtypeStruct((1, 2, 1 + trainer.run_data.num_labels), jnp.float32)
+  expected = jax.eval_shape(experiment.critic(cfg).init, jax.random.key(0), judged)
+  shapes = lambda tree: [leaf.shape for leaf in jax.tree.leaves(tree)]
+  assert shapes(trainer.state.c.params) == shapes(expected)

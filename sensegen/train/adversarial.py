@@ -27,17 +27,15 @@ class AdversarialSchedule(Schedule):
     critic = experiment.critic(cfg)
     self.c_step = adversarial.make_critic_step(critic, cfg.gradient_penalty)
     self.adv_step = adversarial.make_adversarial_generator_step(
-      gen, critic, cfg.adversarial_weight, cfg.adv_window, cfg.gumbel_temperature
+      gen, critic, cfg.adversarial_weight, cfg.adv_window, cfg.gumbel_temperature, cfg.burn_in
     )
     self.adv_key = jax.random.fold_in(self.key, ADVERSARIAL)
 
   @classmethod
   def check(cls, cfg) -> None:
-    """Refuses conditioning (not supported yet) and DP-SGD: here the critic's output is
-    part of the generator's loss, which the DP accounting does not cover. (In the
-    alternating schedule D never feeds gradients into G, and only G is released.)"""
-    if cfg.condition_on:
-      raise ConfigError("--schedule=adversarial does not support --condition_on yet")
+    """Refuses DP-SGD: here the critic's output is part of the generator's loss, which the
+    DP accounting does not cover. (In the alternating schedule D never feeds gradients
+    into G, and only G is released.)"""
     if cfg.dp:
       raise ConfigError(
         "--dp with --schedule=adversarial is refused: the discriminator's "
@@ -53,10 +51,23 @@ class AdversarialSchedule(Schedule):
     return trainer.rounds(state, position, self.critic_phase, self.adversarial_update)
 
   def adversarial_update(self, state, batch, step: int) -> dict:
-    """One generator step on NLL + the critic's verdict on fresh relaxed samples."""
+    """One generator step on NLL + the critic's verdict on fresh relaxed samples (drawn,
+    for a conditioned run, under the label sequences of random training windows)."""
     key = jax.random.fold_in(self.adv_key, step)
-    state.g, state.rnn, m = self.adv_step(state.g, state.rnn, batch, state.c.params, key)
+    labels = None
+    if self.run_data.conditioned:
+      rng = np.random.default_rng([self.cfg.seed, step, ADVERSARIAL])
+      _, labels = self._real(len(batch["reset"]), rng)
+    state.g, state.rnn, m = self.adv_step(state.g, state.rnn, batch, state.c.params, key, labels)
     return m
+
+  def _real(self, count: int, rng) -> tuple:
+    """`count` training windows of `--adv_window` steps in the generator's own space, and
+    their labels (None when unconditioned)."""
+    train, window = self.run_data.model_train, self.cfg.adv_window
+    if not self.run_data.conditioned:
+      return windows.random_windows(train.series, count, window, rng), None
+    return windows.random_windows(train.series, count, window, rng, labels=train.labels)
 
   def critic_phase(self, state, position) -> dict:
     """`critic_steps` critic steps, each on fresh real and generated windows of `adv_window`;
@@ -68,17 +79,17 @@ class AdversarialSchedule(Schedule):
     for i in range(cfg.critic_steps):
       # The critic judges windows in the generator's own space, like the relaxed
       # rollouts whose gradients it sends back.
-      real = windows.random_windows(
-        self.run_data.model_train.series, cfg.d_minibatch, cfg.adv_window, rng
-      )
+      real, labels = self._real(cfg.d_minibatch, rng)
       fake = self.sample_windows(
         state.g.params,
         jax.random.fold_in(round_key, i),
         cfg.d_minibatch,
         cfg.adv_window,
+        labels,
         model_space=True,
       )
-      state.c, m = self.c_step(state.c, real, fake)
+      judged = [adversarial.critic_input(x, labels, self.run_data.num_labels) for x in (real, fake)]
+      state.c, m = self.c_step(state.c, *judged)
       totals = {k: totals.get(k, 0.0) + v for k, v in m.items()}
     row = {"round": r + 1, **{k: float(v) / max(cfg.critic_steps, 1) for k, v in totals.items()}}
     logging.info(
