@@ -165,16 +165,17 @@ def make_scheduled_sampling_step(model, probability: float):
   return jax.jit(step, donate_argnums=(0, 1))
 
 
-def make_nll_eval(model, batch_size: int = 64, noise_key=None):
+def make_nll_eval(model, batch_size: int = 64, noise_key=None, context: int = 1):
   """A function windows `[N, L, D]` (, labels `[N, L]`) -> mean next-step NLL of steps
-  3..L of each window, each given the window's steps before it, from a zero state.
+  `context` + 2..L of each window, each given the window's steps before it, from a zero
+  state.
 
-  The prediction of step 2 from the zero state and step 1 alone is not scored: it has no
-  context, and for a held-out subject whose first step lies outside the training levels
-  one such step could reach an NLL of 1e9 and hide how well the rest is predicted (a
-  conditioned run's held-out NLL went from -6.5 to 4e6 that way while its other steps
-  stayed at -6.5). The inputs carry the model's `input_noise`, as in training, drawn from
-  `noise_key` (default: key 0), the same on every call.
+  The window's first `context` predictions are context, not scored: from the zero state a
+  generator's first few predictions (up to 4 steps, measured) can be absurdly confident
+  for a held-out subject unlike the training ones, and one such step could reach an NLL
+  of 1e28 and hide how well the rest is predicted (README, "What a run writes"). The
+  inputs carry the model's `input_noise`, as in training, drawn from `noise_key` (default:
+  key 0), the same on every call.
   """
   noise_key = jax.random.key(0) if noise_key is None else noise_key
 
@@ -184,7 +185,7 @@ def make_nll_eval(model, batch_size: int = 64, noise_key=None):
     lab = None if labels is None else labels[:, :-1]
     inputs = model.with_input_noise(key, windows[:, :-1])
     _, mix = model.apply(params, state, inputs, lab)
-    return -jnp.mean(mdn.mixture_log_prob(mix, windows[:, 1:])[:, 1:])
+    return -jnp.mean(mdn.mixture_log_prob(mix, windows[:, 1:])[:, context:])
 
   def evaluate(params, windows, labels=None) -> float:
     total, count = 0.0, 0
@@ -199,13 +200,13 @@ def make_nll_eval(model, batch_size: int = 64, noise_key=None):
   return evaluate
 
 
-def gaussian_nll(train_series, windows) -> float:
-  """NLL per step (summed over channels) of `windows[:, 2:]` (the steps `make_nll_eval`
-  scores) under per-channel Gaussians fitted on the train series: the baseline every
-  generator must beat."""
+def gaussian_nll(train_series, windows, context: int = 1) -> float:
+  """NLL per step (summed over channels) of `windows[:, context + 1:]` (the steps
+  `make_nll_eval` scores) under per-channel Gaussians fitted on the train series: the
+  baseline every generator must beat."""
   x = np.concatenate([np.asarray(s, np.float64) for s in train_series])
   mu, var = x.mean(0), x.var(0)
-  t = np.asarray(windows, np.float64)[:, 2:]
+  t = np.asarray(windows, np.float64)[:, context + 1 :]
   return float(np.mean(np.sum(0.5 * ((t - mu) ** 2 / var + np.log(2 * np.pi * var)), -1)))
 
 

@@ -90,9 +90,13 @@ def test_gaussian_nll_matches_closed_form():
   w = rng.normal(1.0, 2.0, size=(50, 30, 1)).astype(np.float32)
   expected = 0.5 * np.log(2 * np.pi * np.e * 4.0)
   assert abs(steps.gaussian_nll(train_series, w) - expected) < 0.05
-  # It scores the steps the model's held-out NLL scores: not the first two.
+  # It scores the steps the model's held-out NLL scores: not the first two, nor those of
+  # a longer context.
   w[:, :2] = 1e3
   assert abs(steps.gaussian_nll(train_series, w) - expected) < 0.05
+  w[:, :5] = 1e3
+  assert abs(steps.gaussian_nll(train_series, w, context=4) - expected) < 0.05
+  assert steps.gaussian_nll(train_series, w, context=3) > expected + 100
 
 
 def test_discriminator_separates_sine_from_noise():
@@ -175,7 +179,7 @@ def test_adam_and_rmsprop_updates_differ_from_each_other():
   assert not np.allclose(updates[0], updates[1])
 
 
-def test_held_out_nll_leaves_out_the_prediction_without_context():
+def test_held_out_nll_leaves_out_the_predictions_of_its_context():
   # "No change" +- s: a window that jumps at its first step and then stays scores like a
   # constant window, since the first prediction (from the zero state) is not scored.
   s = 0.05
@@ -185,8 +189,10 @@ def test_held_out_nll_leaves_out_the_prediction_without_context():
   jump[:, 0] = -3.0
   expected = 2 * (np.log(s) + 0.5 * np.log(2 * np.pi))
   assert evaluate(variables, jump) == pytest.approx(expected, abs=1e-4)
-  jump[:, 2] = 3.5  # A jump at a later step is scored.
+  jump[:, 2] = 3.5  # A jump at a later step is scored, unless it lies in the context.
   assert evaluate(variables, jump) > expected + 1.0
+  in_context = steps.make_nll_eval(gen, context=3)(variables, jump)
+  assert in_context == pytest.approx(expected, abs=1e-4)
 
 
 def test_held_out_nll_scores_inputs_with_the_training_noise():

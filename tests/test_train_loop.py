@@ -12,6 +12,7 @@ import tiny_config
 
 from sensegen import config
 from sensegen import precision
+from sensegen import steps
 from sensegen import train
 from sensegen.data import windows
 from sensegen.errors import ConfigError
@@ -96,6 +97,17 @@ def test_dequantize_trains_on_series_moved_within_their_quantisation_step(tiny_c
   assert off.max() <= q[0] / 2 + 1e-5 and np.median(off) > q[0] / 10
   other = dataclasses.replace(tiny_cfg, workdir=tiny_cfg.workdir + "_plain")
   assert setup.prepare(other).dequantize is None  # Off by default.
+
+
+def test_held_out_nll_scores_windows_after_a_second_of_context(tiny_cfg):
+  trainer = setup.prepare(tiny_cfg)
+  held_out, train = trainer.held_out, trainer.run_data.model_train
+  context = min(round(trainer.run_data.train.sample_rate_hz), tiny_cfg.window // 2)
+  assert 0 < context < tiny_cfg.window - 1
+  assert held_out.baseline_nll == steps.gaussian_nll(train.series, held_out.windows, context)
+  params = trainer.state.g.params
+  scored = steps.make_nll_eval(trainer.schedule.gen, context=context)(params, held_out.windows)
+  assert held_out.nll(params, held_out.windows, None) == scored
 
 
 def test_position_reads_the_meta_dicts_of_older_runs():

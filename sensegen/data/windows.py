@@ -168,7 +168,7 @@ _DEQUANTIZE = 0xDE0
 def quantisation_step(series) -> np.ndarray:
   """Per channel of `series` (`[T_i, D]` each), the median gap between its distinct values
   -> `[D]`: the resolution the values were recorded at (UCI HAR's raw accelerometer: about
-  0.0035 in normalised units, 13% of its steps repeat the last value exactly), or about
+  0.0035 in normalised units, 11-13% of its steps repeat the last value exactly), or about
   range / T for unquantised data; 0 for a constant channel."""
   x = np.concatenate([np.asarray(s) for s in series])
   gaps = [np.diff(np.unique(x[:, c])) for c in range(x.shape[-1])]

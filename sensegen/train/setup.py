@@ -189,12 +189,15 @@ def generator_update(cfg: Config, gen, budget, mesh=None):
 
 
 def held_out(cfg: Config, run_data, gen) -> loop.HeldOut:
+  """The held-out NLL evaluation: windows scored after one second of context (at most half
+  a window), past the zero state's first predictions (`steps.make_nll_eval`)."""
   eval_set, eval_labels = input_pipeline.eval_windows(
     run_data, cfg.window, cfg.eval_windows, cfg.seed
   )
+  context = min(round(run_data.train.sample_rate_hz), cfg.window // 2)
   return loop.HeldOut(
     eval_set,
     eval_labels,
-    steps.gaussian_nll(run_data.model_train.series, eval_set),
-    steps.make_nll_eval(gen),
+    steps.gaussian_nll(run_data.model_train.series, eval_set, context),
+    steps.make_nll_eval(gen, context=context),
   )
