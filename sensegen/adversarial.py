@@ -87,20 +87,9 @@ def differentiable_sample(
     raise ConfigError("differentiable_sample: pass labels= exactly for a conditioned generator")
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
-
-  def step(carry, inputs):
-    state, x = carry
-    step_key, label = inputs
-    step_key, x = model.fed_back(step_key, x)
-    label = label if model.num_labels else None
-    state, (logits, mu, log_sigma, *offdiag) = model.apply(
-      params, state, x, label, method=model.step
-    )
-    x = relaxed_sample(step_key, logits, mu, log_sigma, gumbel_temperature, hard, *offdiag)
-    return (state, x), x
-
-  if start is None:
-    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
+  draw = lambda key, mix: relaxed_sample(key, *mix[:3], gumbel_temperature, hard, *mix[3:])
+  step = sampling.free_run_step(model, params, draw)
+  start = sampling.zero_start(model, num_samples) if start is None else start
   keys = jax.random.split(key, length)
   _, xs = jax.lax.scan(step, start, (keys, jnp.swapaxes(labels, 0, 1)))
   return jnp.swapaxes(xs, 0, 1)

@@ -139,6 +139,8 @@ class TrainedGenerator:
     weight_temperature = weight_temperature or self.weight_temperature
     factor = self.resample_factor(length, resample)
     draw_key, keep_key = jax.random.split(key) if factor > 1 else (key, None)
+    # Candidate i is drawn with the labels of series i % num_samples.
+    tiled = None if labels is None else np.tile(np.asarray(labels), (factor, 1))
     candidates = np.asarray(
       self.sample_fn(
         self.params,
@@ -146,19 +148,17 @@ class TrainedGenerator:
         factor * num_samples,
         length,
         temperature,
-        None if labels is None else jnp.tile(labels, (factor, 1)),
+        tiled,
         burn_in,
         weight_temperature,
       )
     )
     if factor == 1:
       return candidates
+    logits = self.critic.logits(self.normaliser.normalise(candidates), tiled)
     if labels is None:
-      logits = self.critic.logits(self.normaliser.normalise(candidates))
       return candidates[resampling.select(keep_key, logits, num_samples)]
-    labels = np.asarray(labels)
-    logits = self.critic.logits(self.normaliser.normalise(candidates), np.tile(labels, (factor, 1)))
-    return candidates[resampling.select_matching(keep_key, logits, labels, factor)]
+    return candidates[resampling.select_matching(keep_key, logits, np.asarray(labels), factor)]
 
   def resample_factor(self, length: int, resample: Optional[int] = None) -> int:
     """Candidates `sample` draws per returned series of `length` steps (1: no resampling);

@@ -28,8 +28,10 @@ __all__ = [
   "DEFAULT_BURN_IN",
   "OutputMap",
   "burn_in_state",
+  "free_run_step",
   "sample",
   "sample_jit",
+  "zero_start",
 ]
 
 
@@ -73,11 +75,17 @@ def _extended_labels(labels, before: int, after: int):
   return jnp.concatenate([first, labels, last], axis=1)
 
 
+def zero_start(model, num_samples: int) -> tuple:
+  """The zero state `[layers, 2, N, H]` and a zero first input `[N, S]`: where a free run
+  starts by default."""
+  return model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32)
+
+
 def _start(model, params, num_samples: int, start, prime, labels):
-  """(state, x) the scan starts from: `start` or the zero state and a zero input, then
-  run through `prime` when given (the prime is fed as recorded, without input noise)."""
+  """(state, x) the scan starts from: `start` or `zero_start`, then run through `prime`
+  when given (the prime is fed as recorded, without input noise)."""
   if start is None:
-    start = (model.zero_state(num_samples), jnp.zeros((num_samples, model.channels), jnp.float32))
+    start = zero_start(model, num_samples)
   if prime is None:
     return start
   prime_labels = (
@@ -133,7 +141,7 @@ def sample(
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
   carry = _start(model, params, num_samples, start, prime, labels)
-  step = _step(model, params, temperature, weight_temperature)
+  step = free_run_step(model, params, _mixture_draw(temperature, weight_temperature))
   keys = jax.random.split(key, before + length + after)
   all_labels = _extended_labels(labels, before, after)
   _, xs = jax.lax.scan(step, carry, (keys, jnp.swapaxes(all_labels, 0, 1)))
@@ -143,8 +151,15 @@ def sample(
   return xs[:, before : before + length]
 
 
-def _step(model, params, temperature, weight_temperature):
-  """The scan step ((state, x), (key, label `[N]`)) -> ((state, x'), x') of a free run."""
+def _mixture_draw(temperature, weight_temperature):
+  """`mdn.mixture_sample` at these temperatures, as a free run's draw (key, mix) -> x."""
+  return lambda key, mix: mdn.mixture_sample(key, mix, temperature, weight_temperature)
+
+
+def free_run_step(model, params, draw):
+  """The scan step ((state, x), (key, label `[N]`)) -> ((state, x'), x') of a free run:
+  x (with the model's input noise) in, the mixture out, x' = `draw(key, mix)` (e.g.
+  `mdn.mixture_sample`, or `adversarial.relaxed_sample` for gradients)."""
 
   def step(carry, inputs):
     state, x = carry
@@ -153,21 +168,21 @@ def _step(model, params, temperature, weight_temperature):
     state, mix = model.apply(
       params, state, x, label if model.num_labels else None, method=model.step
     )
-    x = mdn.mixture_sample(step_key, mix, temperature, weight_temperature)
+    x = draw(step_key, mix)
     return (state, x), x
 
   return step
 
 
 def burn_in_state(model, params, key, labels, weight_temperature=1.0) -> tuple:
-  """Where a free run from the zero state and a zero input stands after the steps of
-  `labels` `[N, T]` (the label of each step; zeros for an unconditioned model): (state
-  `[layers, 2, N, H]`, last draw `[N, S]`), as `sample` leaves them after its burn-in."""
-  num_samples = labels.shape[0]
-  carry = _start(model, params, num_samples, None, None, labels)
-  step = _step(model, params, 1.0, weight_temperature)
+  """Where a free run from `zero_start` stands after the steps of `labels` `[N, T]` (the
+  label of each step; zeros for an unconditioned model): (state `[layers, 2, N, H]`, last
+  draw `[N, S]`), as `sample` leaves them after its burn-in."""
+  step = free_run_step(model, params, _mixture_draw(1.0, weight_temperature))
   keys = jax.random.split(key, labels.shape[1])
-  carry, _ = jax.lax.scan(step, carry, (keys, jnp.swapaxes(labels, 0, 1)))
+  carry, _ = jax.lax.scan(
+    step, zero_start(model, labels.shape[0]), (keys, jnp.swapaxes(labels, 0, 1))
+  )
   return carry
 
 

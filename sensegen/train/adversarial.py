@@ -10,7 +10,6 @@ import numpy as np
 
 from sensegen import adversarial
 from sensegen import experiment
-from sensegen.data import windows
 from sensegen.errors import ConfigError
 from sensegen.train.schedule import ADVERSARIAL
 from sensegen.train.schedule import CRITIC
@@ -64,10 +63,7 @@ class AdversarialSchedule(Schedule):
   def _real(self, count: int, rng) -> tuple:
     """`count` training windows of `--adv_window` steps in the generator's own space, and
     their labels (None when unconditioned)."""
-    train, window = self.run_data.model_train, self.cfg.adv_window
-    if not self.run_data.conditioned:
-      return windows.random_windows(train.series, count, window, rng), None
-    return windows.random_windows(train.series, count, window, rng, labels=train.labels)
+    return self.real_windows(self.run_data.model_train, count, rng, self.cfg.adv_window)
 
   def critic_phase(self, state, position) -> dict:
     """`critic_steps` critic steps, each on fresh real and generated windows of `adv_window`;

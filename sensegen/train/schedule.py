@@ -97,12 +97,16 @@ class Schedule:
       )
     )
 
-  def real_windows(self, split, count: int, rng) -> tuple:
-    """`count` windows `[count, window, D]` of `split` at random positions, and their labels
-    `[count, window]` (None when unconditioned)."""
+  def real_windows(self, split, count: int, rng, length: int = 0) -> tuple:
+    """`count` windows `[count, length, D]` (default `--window` steps) of `split` at random
+    positions, and their labels `[count, length]` (None when unconditioned)."""
     conditioned = self.run_data.conditioned
     drawn = windows.random_windows(
-      split.series, count, self.cfg.window, rng, labels=split.labels if conditioned else None
+      split.series,
+      count,
+      length or self.cfg.window,
+      rng,
+      labels=split.labels if conditioned else None,
     )
     return drawn if conditioned else (drawn, None)
 
