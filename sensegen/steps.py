@@ -26,6 +26,7 @@ __all__ = [
   "make_nll_eval",
   "make_optimizer",
   "make_scheduled_sampling_step",
+  "prediction_nll",
   "sequence_nll",
   "update_rule",
 ]
@@ -181,11 +182,7 @@ def make_nll_eval(model, batch_size: int = 64, noise_key=None, context: int = 1)
 
   @jax.jit
   def chunk_nll(params, windows, labels, key):
-    state = model.zero_state(windows.shape[0])
-    lab = None if labels is None else labels[:, :-1]
-    inputs = model.with_input_noise(key, windows[:, :-1])
-    _, mix = model.apply(params, state, inputs, lab)
-    return -jnp.mean(mdn.mixture_log_prob(mix, windows[:, 1:])[:, context:])
+    return jnp.mean(prediction_nll(model, params, windows, labels, key)[:, context:])
 
   def evaluate(params, windows, labels=None) -> float:
     total, count = 0.0, 0
@@ -198,6 +195,17 @@ def make_nll_eval(model, batch_size: int = 64, noise_key=None, context: int = 1)
     return total / count
 
   return evaluate
+
+
+def prediction_nll(model, params, windows, labels=None, noise_key=None):
+  """The NLL of every next-step prediction of windows `[N, L, D]` (, labels `[N, L]`) run
+  from a zero state -> `[N, L - 1]`, the i-th for step i + 2 given the steps before it;
+  the inputs carry the model's `input_noise` drawn from `noise_key` (default: key 0)."""
+  noise_key = jax.random.key(0) if noise_key is None else noise_key
+  lab = None if labels is None else labels[:, :-1]
+  inputs = model.with_input_noise(noise_key, windows[:, :-1])
+  _, mix = model.apply(params, model.zero_state(windows.shape[0]), inputs, lab)
+  return -mdn.mixture_log_prob(mix, windows[:, 1:])
 
 
 def gaussian_nll(train_series, windows, context: int = 1) -> float:

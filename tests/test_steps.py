@@ -195,6 +195,22 @@ def test_held_out_nll_leaves_out_the_predictions_of_its_context():
   assert in_context == pytest.approx(expected, abs=1e-4)
 
 
+def test_prediction_nll_is_each_steps_nll_and_the_held_out_nll_their_mean_after_context():
+  s = 0.05
+  gen, variables = tiny_config.still_generator(input_noise=0.0, log_sigma=np.log(s))
+  x = np.zeros((4, 30, 2), np.float32)
+  x[:, 7] = 0.1  # A jump of 2 sigma into step 8 and back out of it.
+  nll = np.asarray(steps.prediction_nll(gen, variables, x))
+  constant = 2 * (np.log(s) + 0.5 * np.log(2 * np.pi))
+  assert nll.shape == (4, 29)
+  # (0.1 / s)^2 / 2 = 2 nats more on each of the 2 channels.
+  np.testing.assert_allclose(nll[:, [6, 7]], constant + 4.0, rtol=1e-5)
+  np.testing.assert_allclose(np.delete(nll, [6, 7], axis=1), constant, rtol=1e-5)
+  for context in (1, 7, 10):
+    held_out = steps.make_nll_eval(gen, context=context)(variables, x)
+    assert held_out == pytest.approx(nll[:, context:].mean(), abs=1e-4)  # float32 sums
+
+
 def test_held_out_nll_scores_inputs_with_the_training_noise():
   # A constant series under "no change" +- s: each step's error is minus the input noise,
   # so the NLL per channel is E[n^2] / (2 s^2) + log s + log(2 pi) / 2.
