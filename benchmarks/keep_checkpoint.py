@@ -38,7 +38,13 @@ def keep(workdir: str, checkpoint: int, to: str) -> int:
   model_space = record.get("model_space")
   channels = len((model_space or record)["channels"])
   critic_state = train.schedule_class(cfg.schedule).trains_critic
-  fresh = experiment.abstract_state(cfg, channels, record.get("num_labels", 0), critic_state)
+  fresh = experiment.abstract_state(
+    cfg,
+    channels,
+    record.get("num_labels", 0),
+    critic_state,
+    num_styles=record.get("num_styles", 0),
+  )
   source = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
   if checkpoint not in source.steps():
     raise SystemExit(f"{workdir}/checkpoints holds no checkpoint {checkpoint} ({source.steps()})")

@@ -235,12 +235,15 @@ def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
   record = fileio.read_json(os.path.join(workdir, "dataset.json"))
   channels = tuple(record["channels"])
   num_labels = record.get("num_labels", 0)
+  num_styles = record.get("num_styles", 0)
   normaliser = Normaliser.from_dict(record["normaliser"])
   output_map = _output_map(record, normaliser)
   model_channels = len(output_map.chain.sources) if output_map else len(channels)
   # The checkpoint's structure: which train states the run's schedule keeps.
   critic_state = train_lib.schedule_class(cfg.schedule).trains_critic
-  fresh = experiment.abstract_state(cfg, model_channels, num_labels, critic_state=critic_state)
+  fresh = experiment.abstract_state(
+    cfg, model_channels, num_labels, critic_state=critic_state, num_styles=num_styles
+  )
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
   if checkpoint is not None and checkpoint not in ckpt.steps():
     raise ConfigError(f"{workdir}/checkpoints holds no checkpoint {checkpoint} ({ckpt.steps()})")
@@ -255,7 +258,7 @@ def load(workdir: str, checkpoint: Optional[int] = None) -> TrainedGenerator:
   _, tree, meta = found
   kept = "best" in tree and checkpoint is None
   return TrainedGenerator(
-    model=experiment.generator(cfg, model_channels, num_labels),
+    model=experiment.generator(cfg, model_channels, num_labels, num_styles),
     params=tree["best"] if kept else tree["g"].params,
     config=cfg,
     normaliser=normaliser,

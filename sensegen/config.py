@@ -99,6 +99,18 @@ class Config:
     "(trains on the labelled stretches of the sessions).",
     run=True,
   )
+  subject_style: bool = _f(
+    False,
+    "With --condition_on: also feed the generator a style id per series, the training "
+    "subject (`sensegen.styles`); each sample draws one training subject's style at random.",
+    run=True,
+  )
+  style_dropout: float = _f(
+    0.2,
+    "With --subject_style: share of training chunks read with style 0 ('any subject'), "
+    "the style held-out subjects are scored with.",
+    run=True,
+  )
   model_space: str = _f(
     "auto",
     "What the generator models: raw (the unfiltered sensor signal; samples pass through "
@@ -427,7 +439,11 @@ def validate(cfg: Config) -> Config:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
   if not 0.0 <= cfg.average_from <= 1.0:
     raise ConfigError(f"--average_from={cfg.average_from}: must be in [0, 1]")
-  for name in ("reset_prob", "scheduled_sampling"):
+  if cfg.subject_style and not cfg.condition_on:
+    raise ConfigError("--subject_style needs --condition_on")
+  if cfg.subject_style and cfg.schedule == "adversarial":
+    raise ConfigError("--subject_style does not support --schedule=adversarial")
+  for name in ("reset_prob", "scheduled_sampling", "style_dropout"):
     if not 0.0 <= getattr(cfg, name) < 1.0:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must be in [0, 1)")
   if not math.isfinite(cfg.input_noise) or cfg.input_noise < 0:

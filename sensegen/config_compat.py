@@ -79,6 +79,8 @@ LEGACY_VALUES = {
   "residual_mean": False,
   "input_noise": 0.0,
   "dequantize": False,
+  "subject_style": False,
+  "style_dropout": 0.2,
 }
 
 

@@ -13,8 +13,11 @@ from sensegen.config import Config
 from sensegen.config import effective_lstm_impl
 
 
-def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generator:
-  """The generator; `num_labels > 0` for a model conditioned on per-step labels."""
+def generator(
+  cfg: Config, channels: int, num_labels: int = 0, num_styles: int = 0
+) -> models.Generator:
+  """The generator; `num_labels > 0` for a model conditioned on per-step labels, and
+  `num_styles > 0` for one that also reads a style per series (`--subject_style`)."""
   return models.Generator(
     channels=channels,
     lstm_layers=cfg.lstm_layers,
@@ -27,6 +30,7 @@ def generator(cfg: Config, channels: int, num_labels: int = 0) -> models.Generat
     lstm_impl=effective_lstm_impl(cfg),
     residual_mean=cfg.residual_mean,
     input_noise=cfg.input_noise,
+    num_styles=num_styles,
   )
 
 
@@ -87,13 +91,14 @@ def init_state(
   num_labels: int = 0,
   critic_state: bool = False,
   planned_steps: int = 1,
+  num_styles: int = 0,
 ) -> RunState:
   """The fresh state of a run: train states of the generator, the discriminator and,
   with `critic_state`, the adversarial critic, and a zero recurrent state.
   `planned_steps` generator steps are what `--lr_decay` decays the learning rate over (it
   does not change the state's structure)."""
   g_key, d_key, c_key = jax.random.split(jax.random.key(cfg.seed), 3)
-  gen, disc = generator(cfg, channels, num_labels), discriminator(cfg)
+  gen, disc = generator(cfg, channels, num_labels, num_styles), discriminator(cfg)
   x = jnp.zeros((1, 2, channels), jnp.float32)
   labels = jnp.zeros((1, 2), jnp.int32) if num_labels else None
   lr = steps.learning_rate_schedule(cfg.learning_rate, cfg.lr_decay, planned_steps)
@@ -118,11 +123,17 @@ def init_state(
 
 
 def abstract_state(
-  cfg: Config, channels: int, num_labels: int = 0, critic_state: bool = False
+  cfg: Config,
+  channels: int,
+  num_labels: int = 0,
+  critic_state: bool = False,
+  num_styles: int = 0,
 ) -> RunState:
   """`init_state`'s structure with `jax.ShapeDtypeStruct` leaves on the default device, as
   fresh arrays would be: what a restore needs, without initialising (or compiling)."""
-  tree = jax.eval_shape(lambda: init_state(cfg, channels, num_labels, critic_state).tree())
+  tree = jax.eval_shape(
+    lambda: init_state(cfg, channels, num_labels, critic_state, num_styles=num_styles).tree()
+  )
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   on_device = lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device)
   return RunState.from_tree(jax.tree.map(on_device, tree))

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from sensegen import data as data_lib
+from sensegen import styles
 from sensegen.config import Config
 from sensegen.data.signal_chain import SignalChain
 from sensegen.data.windows import Normaliser, random_windows, runs
@@ -47,6 +48,9 @@ class RunData:
     normaliser: fitted on the train split only.
     num_labels: label ids of a conditioned run (0: unconditioned).
     model: what the generator models, when not `train`/`test` themselves.
+    num_styles: training subjects of a `--subject_style` run (0: no styles).
+    session_styles: `[num_train_sessions]` style id of each training series (None: no
+      styles; `sensegen.styles`).
   """
 
   train: data_lib.SensorDataset
@@ -54,6 +58,8 @@ class RunData:
   normaliser: Normaliser
   num_labels: int = 0
   model: Optional[ModelSpace] = None
+  num_styles: int = 0
+  session_styles: Optional[np.ndarray] = None
 
   @property
   def channels(self) -> tuple:
@@ -180,9 +186,26 @@ def load(cfg: Config, min_length: int) -> RunData:
       )
   normaliser = Normaliser.fit(train.series)
   model = _model_space(cfg, chain, min_length) if chain else None
+  session_styles, num_styles = _styles(cfg, train)
   return RunData(
-    _normalised(train, normaliser), _normalised(test, normaliser), normaliser, num_labels, model
+    _normalised(train, normaliser),
+    _normalised(test, normaliser),
+    normaliser,
+    num_labels,
+    model,
+    num_styles,
+    session_styles,
   )
+
+
+def _styles(cfg: Config, train) -> tuple:
+  """(style id per training series, number of styles) of a `--subject_style` run, else
+  (None, 0)."""
+  if not cfg.subject_style:
+    return None, 0
+  if min(train.subjects) < 0:
+    raise DataError(f"--subject_style: train data ({cfg.data}) has series of unknown subject")
+  return styles.session_styles(train.subjects)
 
 
 def load_for_training(cfg: Config) -> RunData:
@@ -201,6 +224,7 @@ def dataset_record(run_data: RunData) -> dict:
     "sample_rate_hz": float(ds.sample_rate_hz),
     "label_names": list(ds.label_names),
     "num_labels": run_data.num_labels,
+    "num_styles": run_data.num_styles,
     "normaliser": run_data.normaliser.to_dict(),
     # Absent for runs whose generator models the channels themselves.
     **(

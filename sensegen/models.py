@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from sensegen import lstm
 from sensegen import mdn
+from sensegen import styles
 
 __all__ = [
   "CriticDiscriminator",
@@ -32,7 +33,8 @@ class Generator(nn.Module):
   predicts each step's change, so holding still needs no exact copy of x through the LSTM.
   `input_noise` is the std of the Gaussian noise its inputs carry in training (added by the
   data pipeline and the held-out NLL); the sampler adds the same noise to its own draws
-  before feeding them back.
+  before feeding them back. With `num_styles > 0` its labels also carry a per-series style
+  id (`sensegen.styles`), embedded beside the label.
   """
 
   channels: int
@@ -47,9 +49,10 @@ class Generator(nn.Module):
   lstm_impl: str = "scan"  # `lstm.IMPLS`: "scan", "fused" (same numbers, faster) or "bf16".
   residual_mean: bool = False
   input_noise: float = 0.0
+  num_styles: int = 0
 
   def setup(self):
-    extra = self.label_embedding if self.num_labels else 0
+    extra = self.label_embedding * ((self.num_labels > 0) + (self.num_styles > 0))
     self.lstm = lstm.LSTMStack(
       self.channels + extra, self.lstm_layers, self.lstm_units, self.lstm_impl
     )
@@ -60,11 +63,20 @@ class Generator(nn.Module):
     )
     if self.num_labels:
       self.embed = nn.Embed(self.num_labels, self.label_embedding)
+    if self.num_styles:
+      self.style_embed = nn.Embed(self.num_styles + 1, self.label_embedding)
 
   def _inputs(self, x, labels):
     if not self.num_labels:
       return x
-    return jnp.concatenate([x, self.embed(labels)], axis=-1)
+    if not self.num_styles:
+      return jnp.concatenate([x, self.embed(labels)], axis=-1)
+    activity, style = styles.unpack(labels, self.num_labels)
+    return jnp.concatenate([x, self.embed(activity), self.style_embed(style)], axis=-1)
+
+  def random_styles(self, key, num_samples: int):
+    """`[num_samples]` style ids drawn uniformly from the training subjects' 1..num_styles."""
+    return jax.random.randint(key, (num_samples,), 1, self.num_styles + 1)
 
   def _mixture(self, h, x):
     """The mixture of the next step from the top LSTM output h and the current input x

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from sensegen import mdn
+from sensegen import styles
 from sensegen.config import DEFAULT_BURN_IN
 from sensegen.data.signal_chain import SignalChain
 
@@ -31,6 +32,7 @@ __all__ = [
   "free_run_step",
   "sample",
   "sample_jit",
+  "with_styles",
   "zero_start",
 ]
 
@@ -75,6 +77,18 @@ def _extended_labels(labels, before: int, after: int):
   return jnp.concatenate([first, labels, last], axis=1)
 
 
+def with_styles(model, key, labels, chosen=None) -> tuple:
+  """(key, labels `[N, T]`) with a style packed into each row for a generator with styles
+  (`--subject_style`): `chosen` `[N]` (ids 0..num_styles), or one random training
+  subject's per row (split off `key`); both unchanged for any other generator."""
+  if not model.num_styles:
+    return key, labels
+  if chosen is None:
+    key, style_key = jax.random.split(key)
+    chosen = model.random_styles(style_key, labels.shape[0])
+  return key, styles.pack(labels, jnp.asarray(chosen), model.num_labels)
+
+
 def zero_start(model, num_samples: int) -> tuple:
   """The zero state `[layers, 2, N, H]` and a zero first input `[N, S]`: where a free run
   starts by default."""
@@ -108,6 +122,7 @@ def sample(
   weight_temperature=1.0,
   output_map: Optional[OutputMap] = None,
   start=None,
+  style_ids=None,
 ):
   """Draws `[num_samples, length, D]` series from the generator.
 
@@ -127,9 +142,12 @@ def sample(
     output_map: maps the model's space to the run's channels (static); None: identity.
     start: optional `(state [layers, 2, num_samples, H], x [num_samples, S])` to start from
       instead of the zero state and a zero input; the burn-in (or `prime`) follows it.
+    style_ids: optional `[num_samples]` style ids for a generator with styles (default: one
+      random training subject's per sample; see `with_styles`).
 
   A generator trained with `input_noise` gets its own draws back with that noise added
-  (from keys split off the step keys), as its inputs were in training.
+  (from keys split off the step keys), as its inputs were in training. A generator with
+  styles draws one training subject's style per sample (`with_styles`).
 
   Returns:
     `[num_samples, length, D]` float32.
@@ -140,6 +158,7 @@ def sample(
     before, after = before + output_map.chain.margin_before, output_map.chain.margin_after
   if labels is None:
     labels = jnp.zeros((num_samples, length), jnp.int32)
+  key, labels = with_styles(model, key, labels, style_ids)
   carry = _start(model, params, num_samples, start, prime, labels)
   step = free_run_step(model, params, _mixture_draw(temperature, weight_temperature))
   keys = jax.random.split(key, before + length + after)

@@ -13,6 +13,7 @@ from sensegen import experiment
 from sensegen import evaluation_run
 from sensegen import input_pipeline
 from sensegen import resampling
+from sensegen import sampling
 from sensegen.config import Config
 from sensegen.errors import ConfigError
 from sensegen.errors import DataError
@@ -198,3 +199,39 @@ def test_adversarial_schedule_trains_a_label_aware_critic(tmp_path):
   expected = jax.eval_shape(experiment.critic(cfg).init, jax.random.key(0), judged)
   shapes = lambda tree: [leaf.shape for leaf in jax.tree.leaves(tree)]
   assert shapes(trainer.state.c.params) == shapes(expected)
+
+
+def test_subject_styles_carry_each_subjects_amplitude(tmp_path):
+  """Two subjects do the same activity at amplitudes 1 and 3: a `--subject_style` generator
+  samples each one's amplitude under its style, and reads its subjects from the file."""
+  rng = np.random.default_rng(0)
+  t = np.arange(800)  # The held-out set is each series' last 10%: 80 steps.
+  amplitude = np.repeat([1.0, 3.0], 4)
+  x = amplitude[:, None] * np.sin(2 * np.pi * (t / 16 + rng.random((8, 1))))
+  x = x + 0.05 * rng.normal(size=x.shape)
+  np.savez(
+    tmp_path / "two.npz",
+    x=x[..., None].astype(np.float32),
+    labels=np.ones(8, np.int32),
+    subjects=np.repeat([4, 9], 4),
+  )
+  cfg = _toy_run(
+    tmp_path, data=str(tmp_path / "two.npz"), eval_data="", subject_style=True, reset_prob=0.3
+  )
+  gen = api.train(cfg)
+  assert gen.model.num_styles == 2  # Subjects 4 and 9: styles 1 and 2.
+  labels = jnp.ones((32, 64), jnp.int32)
+  amplitude_of = lambda style: np.asarray(
+    sampling.sample(
+      gen.model,
+      gen.params,
+      jax.random.key(1),
+      32,
+      64,
+      labels=labels,
+      burn_in=16,
+      style_ids=jnp.full(32, style),
+    )
+  ).std(axis=(1, 2))
+  quiet, loud = amplitude_of(1), amplitude_of(2)
+  assert np.median(loud) > 1.5 * np.median(quiet)

@@ -79,11 +79,22 @@ def test_runs_saved_before_a_field_existed_load_with_what_they_trained_with():
     ("reset_prob", 1.0),
     ("input_noise", -0.1),
     ("input_noise", float("nan")),
+    ("style_dropout", 1.0),
   ],
 )
 def test_new_training_flags_are_validated(flag, value):
   with pytest.raises(ConfigError, match=f"--{flag}="):
     config.validate(Config(workdir="w", **{flag: value}))
+
+
+def test_subject_style_needs_a_conditioned_nll_or_alternating_run():
+  with pytest.raises(ConfigError, match="--subject_style needs --condition_on"):
+    config.validate(Config(workdir="w", subject_style=True))
+  with pytest.raises(ConfigError, match="--subject_style does not support --schedule=adv"):
+    config.validate(
+      Config(workdir="w", subject_style=True, condition_on="activity", schedule="adversarial")
+    )
+  config.validate(Config(workdir="w", subject_style=True, condition_on="activity"))
 
 
 def test_an_unset_lstm_impl_is_the_resumed_runs_own_else_the_default(monkeypatch):

@@ -78,6 +78,19 @@ def test_npz_per_series_labels_broadcast(tmp_path):
   assert [l.tolist() for l in ds.labels] == [[1] * 5, [0] * 5, [2] * 5]
 
 
+def test_npz_subjects_one_per_series(tmp_path):
+  path = _npz(tmp_path, x=np.zeros((3, 5, 1)), subjects=np.array([7, 2, 7]))
+  assert load_file(path).subjects == [7, 2, 7]
+  assert load_file(_npz(tmp_path, x=np.zeros((3, 5, 1)))).subjects == [-1, -1, -1]
+  for bad, match in [
+    (np.array([1, 2]), r"'subjects' has int64 \(2,\), expected 3 integer ids"),
+    (np.array([1.0, 2.0, 3.0]), "'subjects' has float64"),
+    (np.array([1, -2, 3]), "'subjects' holds -2, expected ids >= 0"),
+  ]:
+    with pytest.raises(DataError, match=match):
+      load_file(_npz(tmp_path, x=np.zeros((3, 5, 1)), subjects=bad))
+
+
 def test_npz_two_d(tmp_path):
   path = _npz(tmp_path, x=np.ones((6, 2), np.float32), labels=np.arange(6) % 2)
   ds = load_file(path)

@@ -2,7 +2,9 @@
 
 NPZ (read with allow_pickle=False): `x` `[N, T, D]` or `[T, D]`; optional
 `labels` `[N, T]`, `[N]` (one per series) or `[T]` (with a 2-D `x`); optional
-`channels` and `units` string arrays of length D.
+`channels` and `units` string arrays of length D; optional `subjects` `[N]` (or `[1]`
+with a 2-D `x`): the non-negative id of the person each series was recorded from
+(`--subject_style`).
 
 CSV: a header row, then one row per time step. A `series_id` column groups
 rows into recordings (ordered by first appearance); a `label` column holds
@@ -28,7 +30,7 @@ PathLike = Union[str, os.PathLike]
 SERIES_ID_COLUMN = "series_id"
 LABEL_COLUMN = "label"
 UNLABELLED = "UNLABELLED"
-_NPZ_KEYS = ("x", "labels", "channels", "units")
+_NPZ_KEYS = ("x", "labels", "channels", "units", "subjects")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -81,8 +83,23 @@ def _check_channel_names(channels: tuple, path: pathlib.Path) -> None:
     raise DataError(f"{path}: names {list(channels)} include an empty or repeated one")
 
 
+def _subjects(arrays: dict, num_series: int, path: pathlib.Path) -> list:
+  """The `subjects` array of an `.npz` file as one int per series; -1s without one."""
+  if "subjects" not in arrays:
+    return [-1] * num_series
+  subjects = arrays["subjects"]
+  if subjects.shape != (num_series,) or subjects.dtype.kind not in "iu":
+    raise DataError(
+      f"{path}: 'subjects' has {subjects.dtype} {subjects.shape}, expected {num_series} "
+      "integer ids (one per series)"
+    )
+  if subjects.min() < 0:
+    raise DataError(f"{path}: 'subjects' holds {subjects.min()}, expected ids >= 0")
+  return [int(s) for s in subjects]
+
+
 def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
-  """(series, labels or None, channels, units) from an `.npz` file."""
+  """(series, labels or None, channels, units, subjects) from an `.npz` file."""
   arrays = _npz_arrays(path)
   unknown = sorted(set(arrays) - set(_NPZ_KEYS))
   if unknown:
@@ -131,7 +148,7 @@ def _read_npz(path: pathlib.Path, label_names: Optional[tuple]):
       f"{x.reshape(series.shape)[i, t, d]}, expected a finite "
       "float32"
     )
-  return list(series), labels, channels, units
+  return list(series), labels, channels, units, _subjects(arrays, num_series, path)
 
 
 def _csv_label(cell: str, where: str, label_names: Optional[tuple]) -> int:
@@ -199,7 +216,7 @@ def _read_csv(path: pathlib.Path, label_names: Optional[tuple]):
       )
   series = [np.array(v, np.float32) for v, _ in groups.values()]
   labels = [np.array(l, np.int32) for _, l in groups.values()] if LABEL_COLUMN in header else None
-  return series, labels, tuple(channels), ("",) * len(channels)
+  return series, labels, tuple(channels), ("",) * len(channels), [-1] * len(series)
 
 
 def _select(series, channels: tuple, units: tuple, wanted: Sequence[str], path: pathlib.Path):
@@ -233,7 +250,8 @@ def load_file(
       labels may then be given by name.
 
   Returns:
-    A SensorDataset of float32 `[T_i, D]` series (subjects unknown: -1).
+    A SensorDataset of float32 `[T_i, D]` series (subjects unknown: -1, unless an `.npz`
+    file gives them).
   """
   path = pathlib.Path(path)
   if not path.exists():
@@ -253,14 +271,14 @@ def load_file(
     raise DataError(f"{path}: unknown extension {path.suffix!r}, expected .npz or .csv")
   if path.stat().st_size == 0:
     raise DataError(f"{path}: empty file")
-  series, labels, names, units = readers[suffix](path, label_names)
+  series, labels, names, units, subjects = readers[suffix](path, label_names)
   check_series(series, str(path), min_length=1)
   if channels is not None:
     series, names, units = _select(series, names, units, channels, path)
   return SensorDataset(
     series=series,
     labels=labels,
-    subjects=[-1] * len(series),
+    subjects=subjects,
     channels=names,
     units=units,
     sample_rate_hz=float(sample_rate_hz),

@@ -21,6 +21,7 @@ from sensegen import input_pipeline
 from sensegen import parallel
 from sensegen import privacy
 from sensegen import resampling
+from sensegen import styles
 from sensegen.checkpoint import Checkpointer
 from sensegen.config import Config
 from sensegen.data import windows
@@ -211,10 +212,24 @@ class Trainer:
         input_noise=cfg.input_noise,
         dequantize=self.dequantize,
       )
+      self._add_styles(batch, position.streams.session, position.step)
       period.add(update(state, self.place(batch), position.step))
       position.step += 1
       self._after_step(state, position, until, period)
     return True
+
+  def _add_styles(self, batch: dict, sessions, step: int) -> None:
+    """Packs each stream's style (`sensegen.styles`) into the batch's labels in place, for
+    a `--subject_style` run; `sessions` `[B]` are the sessions the chunk was read from."""
+    run_data = self.run_data
+    if run_data.session_styles is None:
+      return
+    drawn = styles.chunk_styles(
+      run_data.session_styles, sessions, self.cfg.seed, step, self.cfg.style_dropout
+    )
+    batch["labels"] = styles.pack(
+      batch["labels"], drawn[parallel.local_rows(self.cfg.batch_size)], run_data.num_labels
+    )
 
   def _after_step(self, state, position, until: int, period: _Period) -> None:
     """Logs, evaluates and checkpoints at the configured cadences."""

@@ -63,7 +63,9 @@ def prepare(cfg: Config) -> loop.Trainer:
       "the generator models the raw signals %s; samples pass through UCI HAR's filters",
       ",".join(run_data.model.chain.sources),
     )
-  gen = experiment.generator(cfg, len(run_data.model_train.channels), run_data.num_labels)
+  gen = experiment.generator(
+    cfg, len(run_data.model_train.channels), run_data.num_labels, run_data.num_styles
+  )
   schedule = schedule_class(cfg, run_data, gen)
   ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), cfg.keep_checkpoints)
   mesh = parallel.make_mesh() if jax.device_count() > 1 else None
@@ -105,6 +107,7 @@ def restore_or_init(cfg: Config, run_data, schedule, ckpt: Checkpointer, mesh=No
     run_data.num_labels,
     critic_state=schedule.trains_critic,
     planned_steps=schedule.total_steps(),
+    num_styles=run_data.num_styles,
   )
   if mesh:
     fresh = parallel.place_state(fresh, cfg.batch_size, mesh)
