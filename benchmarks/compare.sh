@@ -10,6 +10,7 @@
 #               launcher's handling (tcmalloc where installed), PyTorch under the
 #               environment's LD_PRELOAD; glibc: both under glibc's malloc; tcmalloc: both
 #               under tcmalloc (`python -m sensegen.allocator` finds it).
+#   CPU_DEVICES JAX train steps' --cpu_devices (default 1, the launcher's; 0: one per core)
 # Every JSON line names the allocator its framework ran under ("allocator").
 # Takes ~6-7 minutes on an idle 2-core CPU with IMPLS=fused.
 set -euo pipefail
@@ -20,6 +21,7 @@ TORCH_VENV="${TORCH_VENV:-/tmp/torch-venv}"
 TORCH_REF="../shared/bench/torch_ref.py"
 PY="${PYTHON:-python3}"
 ALLOCATOR="${ALLOCATOR:-installed}"
+CPU_DEVICES="${CPU_DEVICES:-1}"
 
 log() { echo "compare.sh: $*" >&2; }
 
@@ -72,7 +74,8 @@ for config in "32 100 10" "128 100 5" "256 400 5"; do
   read -r batch steps iters <<<"$config"
   log "train step B=$batch T=$steps"
   for impl in $IMPLS; do
-    "$PY" benchmarks/train_step.py --batch "$batch" --steps "$steps" --iters "$iters" --impl "$impl"
+    "$PY" benchmarks/train_step.py --batch "$batch" --steps "$steps" --iters "$iters" --impl "$impl" \
+      --cpu_devices "$CPU_DEVICES"
   done
   torch_ref --mode train --batch "$batch" --steps "$steps" --iters "$iters"
 done

@@ -2,9 +2,12 @@
 
   python benchmarks/train_step.py --batch 128 --steps 100 --iters 10 [--impl scan|fused|bf16]
 
-Prints one JSON line: `timesteps_per_s` (B*T per second), `achieved_gflops` (the
-FLOP count of `../shared/bench/torch_ref.py`'s `train_flops`, for the configured size),
-`compile_s`, `median_s`, `min_s` and the configuration.
+As the launcher trains with `--cpu_devices`: on a CPU host the batch is split over that many
+CPU devices (default 1, the launcher's default; 0: `parallel.cpu_devices_for` the cores
+available). Prints one JSON line: `timesteps_per_s` (B*T per second),
+`achieved_gflops` (the FLOP count of `../shared/bench/torch_ref.py`'s `train_flops`, for
+the configured size), `compile_s`, `median_s`, `min_s`, `cpu_devices` and the
+configuration.
 """
 
 import statistics
@@ -12,8 +15,11 @@ import time
 
 import _common
 
+import jax
+
 from sensegen import config
 from sensegen import lstm
+from sensegen import parallel
 from sensegen import steps
 
 
@@ -35,13 +41,23 @@ def main():
     choices=sorted(lstm.IMPLS),
     help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16 (default: the launcher's)",
   )
+  p.add_argument("--cpu_devices", type=int, default=1, help="0: one per core available")
   args = p.parse_args()
+  cpu_devices = args.cpu_devices or parallel.cpu_devices_for(args.batch, parallel.available_cores())
+  parallel.split_cpu(cpu_devices)
 
   gen = _common.generator(args)
   batch, ts, rnn = _common.train_inputs(args, gen)
 
   start = time.perf_counter()
-  step = steps.make_generator_step(gen).lower(ts, rnn, batch).compile()
+  if jax.device_count() > 1:
+    mesh = parallel.make_mesh()
+    step = parallel.make_parallel_generator_step(gen, mesh)
+    batch, rnn = parallel.shard_batch(batch, mesh), parallel.shard_rnn_state(rnn, mesh)
+    ts = parallel.replicate(ts, mesh)
+    ts, rnn, _ = jax.block_until_ready(step(ts, rnn, batch))  # compiles; donates its state
+  else:
+    step = steps.make_generator_step(gen).lower(ts, rnn, batch).compile()
   compile_s = time.perf_counter() - start
   carry = {"ts": ts, "rnn": rnn}
 
@@ -62,6 +78,7 @@ def main():
       "batch": args.batch,
       "T": args.steps,
       "impl": args.impl,
+      "cpu_devices": jax.device_count() if jax.default_backend() == "cpu" else 0,
       **_common.model_config(args),
       "timesteps_per_s": args.batch * args.steps / median,
       "achieved_gflops": flops / median / 1e9,

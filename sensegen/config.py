@@ -323,6 +323,14 @@ class Config:
   )
   num_processes: int = _f(1, "Processes of a multi-process job.")
   process_id: int = _f(0, "This process's index in a multi-process job.")
+  cpu_devices: int = _f(
+    1,
+    "Single-process training on a CPU host: split the cores into this many JAX devices and "
+    "the generator's batch over them (data parallel; 1.2-1.4x faster train steps measured "
+    "on 2 cores, but one of two runs aborted in a cross-device all-reduce: opt-in). 0 = as "
+    "many as there are cores available that divide --batch_size into shares of at least 16 "
+    "rows, for NLL steps (not --dp, --scheduled_sampling or the adversarial schedule).",
+  )
   checkpoint: int = _f(
     0,
     "--mode=sample / evaluate: the generator that was training at this checkpoint (an id "
@@ -389,6 +397,7 @@ _POSITIVE = (
 )
 _NON_NEGATIVE = (
   "checkpoint",
+  "cpu_devices",
   "weight_temperature",
   "calibration_windows",
   "resample",
@@ -439,6 +448,11 @@ def validate(cfg: Config) -> Config:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
   if not 0.0 <= cfg.average_from <= 1.0:
     raise ConfigError(f"--average_from={cfg.average_from}: must be in [0, 1]")
+  if cfg.cpu_devices > 1 and (cfg.dp or cfg.scheduled_sampling or cfg.schedule == "adversarial"):
+    raise ConfigError(
+      f"--cpu_devices={cfg.cpu_devices}: only plain NLL steps split the batch over CPU devices "
+      "(not --dp, --scheduled_sampling or --schedule=adversarial)"
+    )
   if cfg.subject_style and not cfg.condition_on:
     raise ConfigError("--subject_style needs --condition_on")
   if cfg.subject_style and cfg.schedule == "adversarial":

@@ -203,16 +203,46 @@ def _join(cfg) -> None:
     logging.set_verbosity(logging.WARNING)
 
 
-def main(argv, reexec: bool = False) -> int:
-  """Runs the parsed flags' mode; `reexec`: first re-execute under tcmalloc (once the flags
-  are known good, so that bad input still ends in one line)."""
+def training_cpu_devices(cfg, cores: int) -> int:
+  """How many CPU devices a run of `cfg` trains on, given `cores` available: `--cpu_devices`
+  (default 1), or for 0 `parallel.cpu_devices_for` the cores when its generator steps are
+  plain NLL steps; 1 outside single-process training."""
+  from sensegen import parallel
+
+  if cfg.mode != "train" or cfg.coordinator_address:
+    return 1
+  if cfg.cpu_devices:
+    return cfg.cpu_devices
+  plain = not (cfg.dp or cfg.scheduled_sampling or cfg.schedule == "adversarial")
+  return parallel.cpu_devices_for(cfg.batch_size, cores) if plain else 1
+
+
+def _split_cpu(cfg) -> None:
+  """Before JAX starts its backend: the CPU as `training_cpu_devices` devices."""
+  from sensegen import parallel
+
+  devices = training_cpu_devices(cfg, parallel.available_cores())
+  if devices > 1:
+    parallel.split_cpu(devices)
+    logging.info(
+      "CPU training: the batch is split over %d CPU devices, %d rows each (--cpu_devices)",
+      devices,
+      cfg.batch_size // devices,
+    )
+
+
+def main(argv, as_command: bool = False) -> int:
+  """Runs the parsed flags' mode; `as_command` (the command line, in a fresh process): first
+  re-execute under tcmalloc (once the flags are known good, so that bad input still ends in
+  one line), then split the CPU for training (`--cpu_devices`) before JAX starts."""
   if len(argv) > 1:
     _fail(f"unexpected arguments {' '.join(argv[1:])!r}: every setting is a --flag")
   terminal.configure(logging.get_absl_handler().python_handler, FLAGS.verbosity)
   try:
     cfg = config_from_flags()
-    if reexec:
+    if as_command:
       allocator.reexec_under_tcmalloc()
+      _split_cpu(cfg)
     if cfg.coordinator_address and cfg.mode == "train":
       _join(cfg)
     elif cfg.process_id:  # Sampling and evaluation run in process 0 alone.
@@ -233,7 +263,7 @@ def main(argv, reexec: bool = False) -> int:
 
 def run() -> None:
   """The `sensegen` console command."""
-  app.run(functools.partial(main, reexec=True), flags_parser=_parse)
+  app.run(functools.partial(main, as_command=True), flags_parser=_parse)
 
 
 if __name__ == "__main__":

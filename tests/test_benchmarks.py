@@ -27,6 +27,7 @@ _RUNS = {
   "matmul_peak.py": ["--n", "64", "--iters", "2"],
   "train_phases.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2"],
   "train_profile.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2", "--top", "1"],
+  "train_step.py --cpu_devices 2": _TINY + ["--batch", "4", "--steps", "5", "--cpu_devices", "2"],
 }
 _TIMING = {"compile_s", "median_s", "min_s", "iters"}
 
@@ -37,7 +38,7 @@ def outputs():
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   procs = {
     name: subprocess.Popen(
-      [sys.executable, os.path.join(_REPO, "benchmarks", name), *args],
+      [sys.executable, os.path.join(_REPO, "benchmarks", name.split()[0]), *args],
       env=env,
       cwd="/",
       stdout=subprocess.PIPE,
@@ -116,6 +117,13 @@ def test_shell_scripts_parse(script):
   subprocess.run(["bash", "-n", os.path.join(_REPO, "benchmarks", script)], check=True)
 
 
+def test_train_step_splits_the_batch_over_the_cpu_devices_it_is_given(outputs):
+  one, two = outputs["train_step.py"], outputs["train_step.py --cpu_devices 2"]
+  assert (one["cpu_devices"], one["devices"]) == (1, 1)
+  assert (two["cpu_devices"], two["devices"]) == (2, 2)
+  assert np.isfinite(two["loss"]) and two["timesteps_per_s"] > 0
+
+
 def _bench_module(name: str):
   sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
   try:
@@ -139,6 +147,19 @@ def test_matvec_floor_does_the_stack_s_matmuls():
       x = np.tanh((np.concatenate([x, h], axis=-1) @ kernel)[:, :4])
     h = x
   np.testing.assert_allclose(got, h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["row", "col"])
+def test_recurrent_matmul_scans_dependent_matmuls_in_either_layout(layout):
+  rng = np.random.default_rng(0)
+  kernel = rng.normal(size=(8, 16)).astype(np.float32)  # [2H, 4H] with H = 4
+  h = rng.normal(size=(3, 8)).astype(np.float32)
+  expected = h
+  for _ in range(5):
+    expected = np.tanh((expected @ kernel)[:, :8])
+  scan = _bench_module("recurrent_matmul").scan_matmuls(layout, steps=5, units=4)
+  got = scan(kernel, h) if layout == "row" else scan(kernel.T, h.T).T
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_fitted_start_states_follow_the_states_moments():

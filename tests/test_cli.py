@@ -1,5 +1,6 @@
 """The user's surface: bundled flagfiles, the `sensegen` command, a quiet terminal."""
 
+import json
 import logging
 import os
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pytest
 
 from launch_util import REPO
@@ -216,6 +218,18 @@ def test_verbosity_1_brings_back_library_info_lines(design_card_run, tmp_path):
   )
   assert result.returncode == 0, result.stderr[-3000:]
   assert "[process=0]" in result.stderr and "checkpoint_manager.py" in result.stderr
+
+
+@pytest.mark.heavy
+def test_training_splits_the_batch_over_the_cpu_devices_it_is_asked_for(tmp_path):
+  workdir = tmp_path / "run"
+  split = ["--batch_size=32", "--cpu_devices=2", "--schedule=nll"]
+  result = run_cli(["--flagfile=har_quick.flags", f"--workdir={workdir}", *TINY, *split], tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "the batch is split over 2 CPU devices, 16 rows each" in result.stderr
+  assert "JAX backend: cpu, 2 device(s)" in result.stderr
+  rows = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+  assert np.isfinite([r["train_nll"] for r in rows if "train_nll" in r]).all()
 
 
 # --- the installed package ----------------------------------------------------

@@ -4,6 +4,7 @@ The pytest process already initialised JAX with one device, so the check runs in
 subprocess started with `--xla_force_host_platform_device_count=4`.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,7 +15,9 @@ import numpy as np
 import pytest
 
 from sensegen import errors
+from sensegen import launch
 from sensegen import parallel
+from sensegen.config import Config
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = pytest.mark.xdist_group("parallel")
@@ -110,3 +113,28 @@ def test_single_device_mesh_checks_the_batch_size():
   assert mesh.axis_names == ("data",) and mesh.size == jax.device_count()
   with pytest.raises(errors.ConfigError, match="batch size 3 is not divisible by the 2"):
     parallel.check_batch_size(3, 2)
+
+
+@pytest.mark.parametrize(
+  "batch, cores, devices",
+  [(32, 2, 2), (32, 1, 1), (30, 2, 1), (128, 16, 8), (48, 3, 3), (64, 3, 2), (16, 4, 1)],
+)
+def test_cpu_devices_divide_the_batch_into_shares_of_16_rows_or_more(batch, cores, devices):
+  assert parallel.cpu_devices_for(batch, cores) == devices
+
+
+def test_the_launcher_splits_the_cpu_only_when_asked_for_single_process_nll_training():
+  assert launch.training_cpu_devices(Config(workdir="w", batch_size=32), cores=2) == 1
+  cfg = Config(workdir="w", batch_size=32, cpu_devices=0)  # one device per core
+  assert launch.training_cpu_devices(cfg, cores=2) == 2
+  assert launch.training_cpu_devices(cfg, cores=1) == 1
+  assert launch.training_cpu_devices(dataclasses.replace(cfg, cpu_devices=4), cores=2) == 4
+  for other in (
+    {"mode": "evaluate"},
+    {"mode": "sample"},
+    {"coordinator_address": "127.0.0.1:1234"},
+    {"dp": True},
+    {"scheduled_sampling": 0.5},
+    {"schedule": "adversarial"},
+  ):
+    assert launch.training_cpu_devices(dataclasses.replace(cfg, **other), cores=2) == 1, other
