@@ -327,7 +327,7 @@ class Config:
     1,
     "Single-process training on a CPU host: split the cores into this many JAX devices and "
     "the generator's batch over them (data parallel; 1.2-1.4x faster train steps measured "
-    "on 2 cores, but one of two runs aborted in a cross-device all-reduce: opt-in). 0 = as "
+    "on 2 cores, but one of five runs aborted in a cross-device all-reduce: opt-in). 0 = as "
     "many as there are cores available that divide --batch_size into shares of at least 16 "
     "rows, for NLL steps (not --dp, --scheduled_sampling or the adversarial schedule).",
   )

@@ -7,7 +7,7 @@ gradient all-reduce and every device applies the same update.
 On one CPU host, a single process can split its cores into as many JAX devices
 (`split_cpu`, before JAX starts its backend): the same data parallelism then runs each
 device's share of the batch on one core, which measured faster than XLA's threading of
-the small per-step matmuls over the cores (`--cpu_devices`; opt-in: one of two runs on 2
+the small per-step matmuls over the cores (`--cpu_devices`; opt-in: one of five runs on 2
 cores aborted after waiting 40 s in the gradients' all-reduce).
 
 Several processes (hosts, or CPU processes on one machine): `initialize` before anything
