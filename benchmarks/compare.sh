@@ -10,7 +10,7 @@
 #               launcher's handling (tcmalloc where installed), PyTorch under the
 #               environment's LD_PRELOAD; glibc: both under glibc's malloc; tcmalloc: both
 #               under tcmalloc (`python -m sensegen.allocator` finds it).
-#   CPU_DEVICES JAX train steps' --cpu_devices (default 1, the launcher's; 0: one per core)
+#   CPU_DEVICES JAX train steps' --cpu_devices (default 0, the launcher's: one per core; 1: one)
 # Every JSON line names the allocator its framework ran under ("allocator").
 # Takes ~6-7 minutes on an idle 2-core CPU with IMPLS=fused.
 set -euo pipefail
@@ -21,7 +21,7 @@ TORCH_VENV="${TORCH_VENV:-/tmp/torch-venv}"
 TORCH_REF="../shared/bench/torch_ref.py"
 PY="${PYTHON:-python3}"
 ALLOCATOR="${ALLOCATOR:-installed}"
-CPU_DEVICES="${CPU_DEVICES:-1}"
+CPU_DEVICES="${CPU_DEVICES:-0}"
 
 log() { echo "compare.sh: $*" >&2; }
 

@@ -3,8 +3,8 @@
   python benchmarks/train_step.py --batch 128 --steps 100 --iters 10 [--impl scan|fused|bf16]
 
 As the launcher trains with `--cpu_devices`: on a CPU host the batch is split over that many
-CPU devices (default 1, the launcher's default; 0: `parallel.cpu_devices_for` the cores
-available). Prints one JSON line: `timesteps_per_s` (B*T per second),
+CPU devices (default 0, the launcher's default: `parallel.cpu_devices_for` the cores
+available; 1: one device). Prints one JSON line: `timesteps_per_s` (B*T per second),
 `achieved_gflops` (the FLOP count of `../shared/bench/torch_ref.py`'s `train_flops`, for
 the configured size), `compile_s`, `median_s`, `min_s`, `cpu_devices` and the
 configuration.
@@ -41,7 +41,7 @@ def main():
     choices=sorted(lstm.IMPLS),
     help="LSTM implementation: scan (autodiff), fused (custom VJP), bf16 (default: the launcher's)",
   )
-  p.add_argument("--cpu_devices", type=int, default=1, help="0: one per core available")
+  p.add_argument("--cpu_devices", type=int, default=0, help="0: as the launcher, per core")
   args = p.parse_args()
   cpu_devices = args.cpu_devices or parallel.cpu_devices_for(args.batch, parallel.available_cores())
   parallel.split_cpu(cpu_devices)

