@@ -139,14 +139,16 @@ def place_state(state, batch_size: int, mesh: Mesh):
   return type(state).from_tree({**replicate(trains, mesh), "rnn": shard_rnn_state(rnn, mesh)})
 
 
-def make_parallel_generator_step(model, mesh: Mesh):
+def make_parallel_generator_step(model, mesh: Mesh, bounded: bool = True):
   """`steps.make_generator_step(model)`, data-parallel over `mesh`.
 
   Same signature, (train_state, rnn_state, batch) -> (train_state, rnn_state, metrics),
   with the train state and metrics replicated and rnn_state/batch split along B. Each
   device runs the step on its rows and the gradients are averaged once, after the
   backward pass (left to XLA, the all-reduce lands inside the time loop: one per step of
-  every layer). A batch that does not split evenly raises ConfigError.
+  every layer). A batch that does not split evenly raises ConfigError. On CPU devices
+  each call first waits for the previous call's step (`bounded`; False only to show why,
+  `benchmarks/split_stress.py`).
   """
   mean = lambda loss_and_grads: jax.lax.pmean(loss_and_grads, AXIS)
   split = P(None, None, AXIS)
@@ -163,9 +165,10 @@ def make_parallel_generator_step(model, mesh: Mesh):
   )
 
   # XLA:CPU's all-reduce can wait forever when several steps are queued on split CPU
-  # devices (measured: aborted by its 40 s rendezvous timeout within 2,000 steps, every time);
-  # with at most the previous step still running it did not in 8,000+ (`--cpu_devices`).
-  previous = [] if all(d.platform == "cpu" for d in mesh.devices.flat) else None
+  # devices (it aborted at its 40 s rendezvous timeout within 2,000 steps, every time);
+  # with at most the previous step still running it did not (`benchmarks/split_stress.py`).
+  on_cpu = all(d.platform == "cpu" for d in mesh.devices.flat)
+  previous = [] if bounded and on_cpu else None
 
   def parallel_step(ts, rnn_state, batch):
     check_batch_size(batch["inputs"].shape[0], mesh.size)

@@ -28,6 +28,7 @@ _RUNS = {
   "train_phases.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2"],
   "train_profile.py": _TINY[:-2] + ["--batch", "4", "--steps", "5", "--iters", "2", "--top", "1"],
   "train_step.py --cpu_devices 2": _TINY + ["--batch", "4", "--steps", "5", "--cpu_devices", "2"],
+  "split_stress.py": ["--steps", "20"],
 }
 _TIMING = {"compile_s", "median_s", "min_s", "iters"}
 
@@ -122,6 +123,12 @@ def test_train_step_splits_the_batch_over_the_cpu_devices_it_is_given(outputs):
   assert (one["cpu_devices"], one["devices"]) == (1, 1)
   assert (two["cpu_devices"], two["devices"]) == (2, 2)
   assert np.isfinite(two["loss"]) and two["timesteps_per_s"] > 0
+
+
+def test_split_stress_trains_on_two_cpu_devices_waiting_for_each_previous_step(outputs):
+  r = outputs["split_stress.py"]
+  assert (r["steps"], r["bounded"], r["devices"]) == (20, True, 2)
+  assert np.isfinite(r["train_nll"])
 
 
 def _bench_module(name: str):
