@@ -204,7 +204,7 @@ def _join(cfg) -> None:
 
 
 def training_cpu_devices(cfg, cores: int) -> int:
-  """How many CPU devices a run of `cfg` trains on, given `cores` available: `--cpu_devices`
+  """How many CPU devices a run of `cfg` trains on, given `cores` available: `--cpu_devices`,
   or for 0 (the default) `parallel.cpu_devices_for` the cores when its generator steps are
   plain NLL steps; 1 outside single-process training."""
   from sensegen import parallel
