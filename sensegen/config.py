@@ -25,6 +25,7 @@ __all__ = [
   "SCHEDULES",
   "SELECTIONS",
   "effective_lstm_impl",
+  "plain_generator_steps",
   "validate",
 ]
 
@@ -359,6 +360,12 @@ def effective_lstm_impl(cfg: Config) -> str:
   return cfg.lstm_impl or DEFAULT_LSTM_IMPL
 
 
+def plain_generator_steps(cfg: Config) -> bool:
+  """Whether the generator trains by plain NLL steps, the ones that split over CPU devices
+  (`--cpu_devices`): not DP-SGD, scheduled sampling or the adversarial schedule's."""
+  return not (cfg.dp or cfg.scheduled_sampling or cfg.schedule == "adversarial")
+
+
 def run_fields() -> tuple:
   """Names of the fields a resumed run must repeat."""
   return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get("run"))
@@ -448,7 +455,7 @@ def validate(cfg: Config) -> Config:
       raise ConfigError(f"--{name}={getattr(cfg, name)}: must not be negative")
   if not 0.0 <= cfg.average_from <= 1.0:
     raise ConfigError(f"--average_from={cfg.average_from}: must be in [0, 1]")
-  if cfg.cpu_devices > 1 and (cfg.dp or cfg.scheduled_sampling or cfg.schedule == "adversarial"):
+  if cfg.cpu_devices > 1 and not plain_generator_steps(cfg):
     raise ConfigError(
       f"--cpu_devices={cfg.cpu_devices}: only plain NLL steps split the batch over CPU devices "
       "(not --dp, --scheduled_sampling or --schedule=adversarial)"

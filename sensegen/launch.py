@@ -213,8 +213,9 @@ def training_cpu_devices(cfg, cores: int) -> int:
     return 1
   if cfg.cpu_devices:
     return cfg.cpu_devices
-  plain = not (cfg.dp or cfg.scheduled_sampling or cfg.schedule == "adversarial")
-  return parallel.cpu_devices_for(cfg.batch_size, cores) if plain else 1
+  if not config_lib.plain_generator_steps(cfg):
+    return 1
+  return parallel.cpu_devices_for(cfg.batch_size, cores)
 
 
 def _split_cpu(cfg) -> None:
