@@ -42,7 +42,7 @@ def load_synthetic(path: str, gen: api.TrainedGenerator) -> np.ndarray:
   return gen.normaliser.normalise(x)
 
 
-def _sampling(cfg: Config, gen: api.TrainedGenerator) -> dict:
+def sampling_settings(cfg: Config, gen: api.TrainedGenerator) -> dict:
   """How the evaluated windows are drawn, besides the temperature (also in the report;
   `resample` is the factor applied: 1 when the run has no critic)."""
   return {
@@ -74,7 +74,9 @@ def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunDa
     logging.info("sampling %d windows of %d steps", n, cfg.window)
     key = jax.random.fold_in(jax.random.key(cfg.seed), _SAMPLES)
     synthetic = gen.normaliser.normalise(
-      np.asarray(gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg, gen)))
+      np.asarray(
+        gen.sample(key, n, cfg.window, cfg.temperature, labels, **sampling_settings(cfg, gen))
+      )
     )
   return train, test, synthetic
 
@@ -139,7 +141,7 @@ def _activity_sets(cfg: Config, gen: api.TrainedGenerator, run_data, label: int,
   real_train, real_test = real(run_data.train), real(run_data.test)
   key = jax.random.fold_in(jax.random.key(cfg.seed), _ACTIVITY * 100 + label)
   labels = np.full(cfg.window, label)
-  synth = gen.sample(key, n, cfg.window, cfg.temperature, labels, **_sampling(cfg, gen))
+  synth = gen.sample(key, n, cfg.window, cfg.temperature, labels, **sampling_settings(cfg, gen))
   return real_train, real_test, gen.normaliser.normalise(np.asarray(synth))
 
 
@@ -194,7 +196,7 @@ def run(cli: Config) -> int:
   if not cfg.synthetic:
     report["sampling"] = {
       "temperature": cfg.temperature,
-      **_sampling(cfg, gen),
+      **sampling_settings(cfg, gen),
       "generator_step": gen.step,
     }
   if gen.privacy:

@@ -215,3 +215,13 @@ def test_keep_checkpoint_makes_a_run_that_keeps_that_checkpoints_generator(tmp_p
   assert not all(np.array_equal(a, c) for a, c in zip(leaves[0], leaves[2]))
   with pytest.raises(SystemExit, match="exists"):
     keep(cfg.workdir, last, to)
+
+
+def test_best_of_k_keeps_the_criterion_s_first_of_every_subset():
+  # (criterion, report) of three runs; subsets {a, b}, {a, c}, {b, c} keep a, a, b by
+  # criterion (reports 0.2, 0.2, 0.1) where the best by report is b, a or c, b (0.1, 0.2, 0.1).
+  pairs = [(0.1, 0.2), (0.2, 0.1), (0.3, 0.3)]
+  got = _bench_module("rank_runs").best_of_k(pairs)
+  assert list(got) == [2]
+  np.testing.assert_allclose([got[2]["kept"], got[2]["best"]], [0.5 / 3, 0.4 / 3])
+  assert (got[2]["same"], got[2]["subsets"]) == (2, 3)

@@ -1,7 +1,10 @@
 """Activity-conditioned training and sampling on a toy two-class signal."""
 
 import dataclasses
+import importlib
 import json
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +18,7 @@ from sensegen import input_pipeline
 from sensegen import resampling
 from sensegen import sampling
 from sensegen.config import Config
+from sensegen.data import windows
 from sensegen.errors import ConfigError
 from sensegen.errors import DataError
 from sensegen.evaluate import features
@@ -235,3 +239,37 @@ def test_subject_styles_carry_each_subjects_amplitude(tmp_path):
   ).std(axis=(1, 2))
   quiet, loud = amplitude_of(1), amplitude_of(2)
   assert np.median(loud) > 1.5 * np.median(quiet)
+
+
+def test_rank_runs_scores_each_activity_against_its_own_training_windows(
+  conditioned_run, monkeypatch
+):
+  """`benchmarks/rank_runs.py`'s criterion: per activity, real windows cut from that
+  activity's training stretches (never the test split) against samples drawn under its
+  label, scored by the feature judge; "mean" averages the activities."""
+  gen, run_data = conditioned_run
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+  try:
+    rank_runs = importlib.import_module("rank_runs")
+  finally:
+    sys.path.pop(0)
+  seen = []
+  fake_scores = {1: [0.1, 0.2, 0.3], 2: [0.3, 0.4, 0.5]}
+  monkeypatch.setattr(
+    features,
+    "feature_scores",
+    lambda real, synth: seen.append((real, synth)) or fake_scores[len(seen)],
+  )
+  cfg = dataclasses.replace(gen.config, num_samples=128, burn_in=0)
+  got = rank_runs.criterion(cfg, gen, run_data, 128, seed=3)
+  np.testing.assert_allclose([got["1"], got["2"], got["mean"]], [0.2, 0.4, 0.3])
+  (real_1, synth_1), (real_2, synth_2) = seen
+  for label, real in ((1, real_1), (2, real_2)):
+    assert real.shape == (64, cfg.window, 1)
+    stretches = windows.label_runs(run_data.train.series, run_data.train.labels, label, cfg.window)
+    cuts = np.concatenate(
+      [np.lib.stride_tricks.sliding_window_view(s[:, 0], cfg.window) for s in stretches]
+    )
+    assert all(np.any(np.all(cuts == w[:, 0], axis=1)) for w in real)
+  assert synth_1.shape == synth_2.shape == (64, cfg.window, 1)
+  assert synth_1[:, 16:].std() > 4 * synth_2[:, 16:].std()  # the sine's label, then the flat one's

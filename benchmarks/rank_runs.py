@@ -1,0 +1,137 @@
+"""Which of several trained runs to keep, from training data alone (not a test: prints).
+
+The seed decides more than any setting measured for the activity-conditioned run (README,
+"Multichannel and activity-conditioned generation"), so training a few seeds and keeping
+one is a method of its own, if something other than the evaluation can tell them apart.
+The criterion here: the feature judge's score (`sensegen.evaluate.features`) of windows
+drawn as `--mode=evaluate` draws them, with keys of their own, against windows cut at
+random positions of the *training* split (the test split only decides which activities are
+scored, as in `--mode=evaluate`; none of its windows is). For a
+conditioned run it is the mean over the activities `--mode=evaluate` scores, 64 windows
+per activity by default; for any other run, `--num` windows in all.
+
+  python benchmarks/rank_runs.py --workdirs runs/a runs/b runs/c [--num 384 --seed 1000]
+      [--reports runs/a_full runs/b_full runs/c_full]
+
+Prints one JSON line per run (criterion per activity and overall; the mean per-activity or
+pooled score of the run's own `eval/report.json`, or of its `--reports` run, where it
+exists), then one line with the runs ranked (lowest criterion first) and, with three or
+more evaluated runs, the Spearman correlation between criterion and report, and
+`best_of_k`: for every k of these runs, what keeping the one the criterion ranks first
+would have given.
+"""
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+
+import _common  # noqa: F401  (puts the repository on sys.path)
+import jax
+import numpy as np
+import scipy.stats
+
+from sensegen import api
+from sensegen import evaluation_run
+from sensegen import input_pipeline
+from sensegen.data import windows
+from sensegen.evaluate import features
+
+
+def _draw(cfg, gen, series, key, n: int, labels=None) -> tuple:
+  """(real `[n, L, D]` windows of `series`, synthetic `[n, L, D]`), both normalised."""
+  rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
+  real = windows.random_windows(series, n, cfg.window, rng)
+  synth = gen.sample(
+    key, n, cfg.window, cfg.temperature, labels, **evaluation_run.sampling_settings(cfg, gen)
+  )
+  return real, gen.normaliser.normalise(np.asarray(synth))
+
+
+def criterion(cfg, gen, run_data, num: int, seed: int) -> dict:
+  """{activity name or "all": the feature judge's mean score} and "mean" over them."""
+  key = jax.random.key(seed)
+  train = run_data.train
+  if not gen.num_labels:
+    real, synth = _draw(cfg, gen, train.series, key, num)
+    score = float(np.mean(features.feature_scores(real, synth)))
+    return {"all": score, "mean": score}
+  ids = evaluation_run.activity_ids(cfg, gen, run_data)
+  out = {}
+  for a in ids:
+    stretches = windows.label_runs(train.series, train.labels, a, cfg.window)
+    labels = np.full(cfg.window, a)
+    real, synth = _draw(cfg, gen, stretches, jax.random.fold_in(key, a), num // len(ids), labels)
+    name = gen.label_names[a] if gen.label_names else str(a)
+    out[name] = float(np.mean(features.feature_scores(real, synth)))
+  out["mean"] = float(np.mean(list(out.values())))
+  return out
+
+
+def reported(workdir: str):
+  """The run's `eval/report.json` score on the criterion's terms, or None."""
+  path = os.path.join(workdir, "eval", "report.json")
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    report = json.load(f)
+  per = report.get("activity", {}).get("per_activity")
+  if per:
+    return float(np.mean([v["discriminative_score"]["mean"] for v in per.values()]))
+  return float(report["discriminative_score"]["mean"])
+
+
+def best_of_k(pairs: list, max_k: int = 4) -> dict:
+  """For k = 2..max_k, over every k of the runs' (criterion, report) `pairs`: the mean report
+  of the run the criterion ranks first, of the best run by report, and in how many subsets
+  the two are the same run."""
+  out = {}
+  for k in range(2, min(max_k, len(pairs) - 1) + 1):
+    subsets = list(itertools.combinations(pairs, k))
+    kept = [min(s, key=lambda p: p[0])[1] for s in subsets]
+    best = [min(p[1] for p in s) for s in subsets]
+    out[k] = {
+      "kept": float(np.mean(kept)),
+      "best": float(np.mean(best)),
+      "same": sum(a == b for a, b in zip(kept, best)),
+      "subsets": len(subsets),
+    }
+  return out
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__)
+  p.add_argument("--workdirs", nargs="+", required=True)
+  p.add_argument("--num", type=int, default=384, help="windows per run (split over activities)")
+  p.add_argument("--seed", type=int, default=1000, help="keys of the criterion's draws")
+  p.add_argument(
+    "--reports",
+    nargs="+",
+    help="runs whose eval/report.json stands for each workdir's, in the same order "
+    "(e.g. the full runs of the same seeds as shorter ones); default: the workdirs",
+  )
+  args = p.parse_args()
+  reports = args.reports or args.workdirs
+  if len(reports) != len(args.workdirs):
+    p.error(f"--reports: {len(reports)} runs for {len(args.workdirs)} --workdirs")
+  rows = []
+  for workdir, report_dir in zip(args.workdirs, reports):
+    gen = api.load(workdir)
+    cfg = dataclasses.replace(api.read_config(workdir), seed=args.seed, num_samples=args.num)
+    run_data = input_pipeline.load(cfg, min_length=cfg.window)
+    row = {"workdir": workdir, "criterion": criterion(cfg, gen, run_data, args.num, args.seed)}
+    row["report"] = reported(report_dir)
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+  ranked = sorted(rows, key=lambda r: r["criterion"]["mean"])
+  summary = {"ranked": [r["workdir"] for r in ranked]}
+  pairs = [(r["criterion"]["mean"], r["report"]) for r in rows if r["report"] is not None]
+  if len(pairs) >= 3:
+    summary["spearman"] = float(scipy.stats.spearmanr(*zip(*pairs))[0])
+    summary["best_of_k"] = best_of_k(pairs)
+  print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+  main()
