@@ -218,8 +218,8 @@ def test_keep_checkpoint_makes_a_run_that_keeps_that_checkpoints_generator(tmp_p
 
 
 def test_best_of_k_keeps_the_criterion_s_first_of_every_subset():
-  # (criterion, report) of three runs; subsets {a, b}, {a, c}, {b, c} keep a, a, b by
-  # criterion (reports 0.2, 0.2, 0.1) where the best by report is b, a or c, b (0.1, 0.2, 0.1).
+  # (criterion, report) of runs a, b, c; subsets {a, b}, {a, c}, {b, c} keep a, a, b by
+  # criterion (reports 0.2, 0.2, 0.1), where the best by report is b, a, b (0.1, 0.2, 0.1).
   pairs = [(0.1, 0.2), (0.2, 0.1), (0.3, 0.3)]
   got = _bench_module("rank_runs").best_of_k(pairs)
   assert list(got) == [2]
