@@ -49,7 +49,7 @@ def _fit(gen, cfg, run_data, label: int, count: int) -> dict:
 def _scores(gen, cfg, run_data, label: int, count: int, weight_temperature: float) -> dict:
   """The activity's entry of the evaluation, drawn at `weight_temperature` (0: the run's)."""
   c = dataclasses.replace(cfg, weight_temperature=weight_temperature)
-  sets = evaluation_run._activity_sets(c, gen, run_data, label, count)  # pylint: disable=protected-access
+  sets = evaluation_run.activity_sets(c, gen, run_data, label, count)
   s = evaluation_run._activity_scores(c, gen, *sets)  # pylint: disable=protected-access
   regime = s["regime"]
   return {

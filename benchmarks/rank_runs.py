@@ -3,12 +3,12 @@
 The seed decides more than any setting measured for the activity-conditioned run (README,
 "Multichannel and activity-conditioned generation"), so training a few seeds and keeping
 one is a method of its own, if something other than the evaluation can tell them apart.
-The criterion here: the feature judge's score (`sensegen.evaluate.features`) of windows
-drawn as `--mode=evaluate` draws them, with keys of their own, against windows cut at
-random positions of the *training* split (the test split only decides which activities are
-scored, as in `--mode=evaluate`; none of its windows is). For a
-conditioned run it is the mean over the activities `--mode=evaluate` scores, 64 windows
-per activity by default; for any other run, `--num` windows in all.
+The criterion here: the feature judge's score (`sensegen.evaluate.features`) of the windows
+`--mode=evaluate` would draw with this script's `--seed` (default 1000, so independent of
+an evaluation at the run's own seed) against the real windows it draws from the *training*
+split; its test-split windows are drawn but not scored. For a conditioned run it is the
+mean over the activities `--mode=evaluate` scores, 64 windows per activity by default; for
+any other run, `--num` windows in all.
 
   python benchmarks/rank_runs.py --workdirs runs/a runs/b runs/c [--num 384 --seed 1000]
       [--reports runs/a_full runs/b_full runs/c_full]
@@ -28,41 +28,29 @@ import json
 import os
 
 import _common  # noqa: F401  (puts the repository on sys.path)
-import jax
 import numpy as np
 import scipy.stats
 
 from sensegen import api
 from sensegen import evaluation_run
 from sensegen import input_pipeline
-from sensegen.data import windows
 from sensegen.evaluate import features
 
 
-def _draw(cfg, gen, series, key, n: int, labels=None) -> tuple:
-  """(real `[n, L, D]` windows of `series`, synthetic `[n, L, D]`), both normalised."""
-  rng = np.random.default_rng(np.asarray(jax.random.key_data(key)))
-  real = windows.random_windows(series, n, cfg.window, rng)
-  synth = gen.sample(
-    key, n, cfg.window, cfg.temperature, labels, **evaluation_run.sampling_settings(cfg, gen)
-  )
-  return real, gen.normaliser.normalise(np.asarray(synth))
-
-
-def criterion(cfg, gen, run_data, num: int, seed: int) -> dict:
-  """{activity name or "all": the feature judge's mean score} and "mean" over them."""
-  key = jax.random.key(seed)
-  train = run_data.train
+def criterion(cfg, gen, run_data) -> dict:
+  """{activity name or "all": the feature judge's mean score} and "mean" over them: the
+  evaluation's own draws at `cfg.seed` (`evaluation_run.window_sets` / `activity_sets`),
+  each scored on its real *training* windows only."""
   if not gen.num_labels:
-    real, synth = _draw(cfg, gen, train.series, key, num)
+    real, _, synth = evaluation_run.window_sets(cfg, gen, run_data)
     score = float(np.mean(features.feature_scores(real, synth)))
     return {"all": score, "mean": score}
   ids = evaluation_run.activity_ids(cfg, gen, run_data)
   out = {}
   for a in ids:
-    stretches = windows.label_runs(train.series, train.labels, a, cfg.window)
-    labels = np.full(cfg.window, a)
-    real, synth = _draw(cfg, gen, stretches, jax.random.fold_in(key, a), num // len(ids), labels)
+    real, _, synth = evaluation_run.activity_sets(
+      cfg, gen, run_data, a, cfg.num_samples // len(ids)
+    )
     name = gen.label_names[a] if gen.label_names else str(a)
     out[name] = float(np.mean(features.feature_scores(real, synth)))
   out["mean"] = float(np.mean(list(out.values())))
@@ -120,7 +108,7 @@ def main():
     gen = api.load(workdir)
     cfg = dataclasses.replace(api.read_config(workdir), seed=args.seed, num_samples=args.num)
     run_data = input_pipeline.load(cfg, min_length=cfg.window)
-    row = {"workdir": workdir, "criterion": criterion(cfg, gen, run_data, args.num, args.seed)}
+    row = {"workdir": workdir, "criterion": criterion(cfg, gen, run_data)}
     row["report"] = reported(report_dir)
     rows.append(row)
     print(json.dumps(row), flush=True)

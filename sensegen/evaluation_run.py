@@ -52,7 +52,9 @@ def sampling_settings(cfg: Config, gen: api.TrainedGenerator) -> dict:
   }
 
 
-def _sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunData):
+def window_sets(cfg: Config, gen: api.TrainedGenerator, run_data: input_pipeline.RunData):
+  """(real train, real test, synthetic) windows `[--num_samples, L, D]`, normalised, drawn
+  from `cfg.seed` (or read from `--synthetic`): what the evaluation scores."""
   n = cfg.num_samples
   draw = lambda series, purpose, name: windows.random_windows(
     series, n, cfg.window, np.random.default_rng([cfg.seed, purpose]), name=name
@@ -112,7 +114,7 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
   """
   n = cfg.num_samples // len(ids)
   names = [gen.label_names[a] if gen.label_names else str(a) for a in ids]
-  sets = {name: _activity_sets(cfg, gen, run_data, a, n) for name, a in zip(names, ids)}
+  sets = {name: activity_sets(cfg, gen, run_data, a, n) for name, a in zip(names, ids)}
   stack = lambda i: np.concatenate([v[i] for v in sets.values()])
   classes = np.repeat(np.arange(len(ids)), n)
   accuracy = evaluate.activity_accuracy(
@@ -133,7 +135,7 @@ def activity_report(cfg: Config, gen: api.TrainedGenerator, run_data, ids: list)
   return {"classes": names, "windows_per_activity": n, **accuracy, "per_activity": per_activity}
 
 
-def _activity_sets(cfg: Config, gen: api.TrainedGenerator, run_data, label: int, n: int):
+def activity_sets(cfg: Config, gen: api.TrainedGenerator, run_data, label: int, n: int):
   """(real train, real test, synthetic) windows `[n, L, D]` of one activity, normalised."""
   rng = np.random.default_rng([cfg.seed, _ACTIVITY, label])
   stretches = lambda ds: windows.label_runs(ds.series, ds.labels, label, cfg.window)
@@ -173,7 +175,7 @@ def run(cli: Config) -> int:
   gen = api.load(cli.workdir, cli.checkpoint or None)
   run_data = input_pipeline.load(cfg, min_length=cfg.window)
   ids = activity_ids(cfg, gen, run_data) if gen.num_labels else []
-  train, test, synthetic = _sets(cfg, gen, run_data)
+  train, test, synthetic = window_sets(cfg, gen, run_data)
   score = lambda synth: evaluate.evaluate(
     train,
     test,

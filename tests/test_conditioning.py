@@ -253,15 +253,21 @@ def test_rank_runs_scores_each_activity_against_its_own_training_windows(
     rank_runs = importlib.import_module("rank_runs")
   finally:
     sys.path.pop(0)
-  seen = []
+  seen, asked = [], []
   fake_scores = {1: [0.1, 0.2, 0.3], 2: [0.3, 0.4, 0.5]}
   monkeypatch.setattr(
     features,
     "feature_scores",
     lambda real, synth: seen.append((real, synth)) or fake_scores[len(seen)],
   )
-  cfg = dataclasses.replace(gen.config, num_samples=128, burn_in=0)
-  got = rank_runs.criterion(cfg, gen, run_data, 128, seed=3)
+  sample = type(gen).sample
+  monkeypatch.setattr(
+    type(gen),
+    "sample",
+    lambda self, *a, **k: asked.append(np.asarray(a[4])) or sample(self, *a, **k),
+  )
+  cfg = dataclasses.replace(gen.config, num_samples=128, burn_in=0, seed=3)
+  got = rank_runs.criterion(cfg, gen, run_data)
   np.testing.assert_allclose([got["1"], got["2"], got["mean"]], [0.2, 0.4, 0.3])
   (real_1, synth_1), (real_2, synth_2) = seen
   for label, real in ((1, real_1), (2, real_2)):
@@ -272,4 +278,5 @@ def test_rank_runs_scores_each_activity_against_its_own_training_windows(
     )
     assert all(np.any(np.all(cuts == w[:, 0], axis=1)) for w in real)
   assert synth_1.shape == synth_2.shape == (64, cfg.window, 1)
-  assert synth_1[:, 16:].std() > 4 * synth_2[:, 16:].std()  # the sine's label, then the flat one's
+  # One draw per activity, each asking for that activity's label at every step.
+  assert [a.tolist() for a in asked] == [[1] * cfg.window, [2] * cfg.window]
