@@ -205,40 +205,34 @@ def test_adversarial_schedule_trains_a_label_aware_critic(tmp_path):
   assert shapes(trainer.state.c.params) == shapes(expected)
 
 
-def test_subject_styles_carry_each_subjects_amplitude(tmp_path):
-  """Two subjects do the same activity at amplitudes 1 and 3: a `--subject_style` generator
-  samples each one's amplitude under its style, and reads its subjects from the file."""
+def test_subject_styles_come_from_the_file_and_reach_the_samples(tmp_path):
+  """A `--subject_style` run reads each series' subject from the file (two subjects: two
+  styles), and its samples depend on the style only through that style's embedding row."""
   rng = np.random.default_rng(0)
-  t = np.arange(800)  # The held-out set is each series' last 10%: 80 steps.
-  amplitude = np.repeat([1.0, 3.0], 4)
-  x = amplitude[:, None] * np.sin(2 * np.pi * (t / 16 + rng.random((8, 1))))
-  x = x + 0.05 * rng.normal(size=x.shape)
-  np.savez(
-    tmp_path / "two.npz",
-    x=x[..., None].astype(np.float32),
-    labels=np.ones(8, np.int32),
-    subjects=np.repeat([4, 9], 4),
-  )
+  x = rng.normal(size=(8, 800, 1)).astype(np.float32)  # Held out: each one's last 80 steps.
+  np.savez(tmp_path / "two.npz", x=x, labels=np.ones(8, np.int32), subjects=np.repeat([4, 9], 4))
   cfg = _toy_run(
-    tmp_path, data=str(tmp_path / "two.npz"), eval_data="", subject_style=True, reset_prob=0.3
+    tmp_path, data=str(tmp_path / "two.npz"), eval_data="", subject_style=True, train_steps=20
   )
   gen = api.train(cfg)
   assert gen.model.num_styles == 2  # Subjects 4 and 9: styles 1 and 2.
-  labels = jnp.ones((32, 64), jnp.int32)
-  amplitude_of = lambda style: np.asarray(
+  draw = lambda params, style: np.asarray(
     sampling.sample(
       gen.model,
-      gen.params,
+      params,
       jax.random.key(1),
+      4,
       32,
-      64,
-      labels=labels,
-      burn_in=16,
-      style_ids=jnp.full(32, style),
+      labels=jnp.ones((4, 32), jnp.int32),
+      burn_in=8,
+      style_ids=jnp.full(4, style),
     )
-  ).std(axis=(1, 2))
-  quiet, loud = amplitude_of(1), amplitude_of(2)
-  assert np.median(loud) > 1.5 * np.median(quiet)
+  )
+  assert not np.allclose(draw(gen.params, 1), draw(gen.params, 2))
+  rows = gen.params["params"]["style_embed"]["embedding"]
+  same = jax.tree.map(lambda leaf: leaf, gen.params)
+  same["params"]["style_embed"]["embedding"] = rows.at[1].set(rows[2])
+  np.testing.assert_array_equal(draw(same, 1), draw(same, 2))
 
 
 def test_rank_runs_scores_each_activity_against_its_own_training_windows(
