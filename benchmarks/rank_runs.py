@@ -11,7 +11,14 @@ mean over the activities `--mode=evaluate` scores, 64 windows per activity by de
 any other run, `--num` windows in all.
 
   python benchmarks/rank_runs.py --workdirs runs/a runs/b runs/c [--num 384 --seed 1000]
-      [--reports runs/a_full runs/b_full runs/c_full]
+      [--reports runs/a_full runs/b_full runs/c_full] [--checkpoint ID]
+
+A run stopped partway (`--stop_at`: no end-of-training fit or critic in its directory yet)
+is ranked by the generator training at its latest checkpoint, at a weight temperature fitted
+as `--mode=calibrate` fits one, without resampling: train k seeds with `--stop_at`, rank
+them, and run the first's command again without `--stop_at` to finish it (README,
+"Choosing among seeds from training data alone"). `--checkpoint ID` ranks every run that way
+at that checkpoint, finished or not.
 
 Prints one JSON line per run (criterion per activity and overall; the mean per-activity or
 pooled score of the run's own `eval/report.json`, or of its `--reports` run, where it
@@ -32,8 +39,12 @@ import numpy as np
 import scipy.stats
 
 from sensegen import api
+from sensegen import calibration
 from sensegen import evaluation_run
 from sensegen import input_pipeline
+from sensegen import resampling
+from sensegen import train
+from sensegen.checkpoint import Checkpointer
 from sensegen.evaluate import features
 
 
@@ -55,6 +66,30 @@ def criterion(cfg, gen, run_data) -> dict:
     out[name] = float(np.mean(features.feature_scores(real, synth)))
   out["mean"] = float(np.mean(list(out.values())))
   return out
+
+
+def ranked_generator(workdir: str, checkpoint=None) -> tuple:
+  """(generator, sampling settings) the criterion scores for the run in `workdir`: a
+  finished run's kept generator with its own settings ({}); for a run stopped partway, or
+  at `checkpoint` (an id under its checkpoints/), the generator training there with a
+  fitted weight temperature and no resampling."""
+  finished = (os.path.exists(os.path.join(workdir, f)) for f in (calibration.FILE, resampling.FILE))
+  if checkpoint is None and any(finished):
+    return api.load(workdir), {}
+  cfg = dataclasses.replace(api.read_config(workdir), weight_temperature=0.0)
+  if checkpoint is None:
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
+    checkpoint = ckpt.steps()[-1] if ckpt.steps() else None
+    ckpt.close()
+  gen = api.load(workdir, checkpoint)
+  schedule = train.schedule_class(cfg.schedule)(
+    cfg, input_pipeline.load_for_training(cfg), gen.model
+  )
+  fit = schedule.fit_weight_temperature(gen.params, schedule.key)  # {}: a fixed one.
+  return gen, {
+    "weight_temperature": fit.get("weight_temperature", gen.weight_temperature),
+    "resample": 0,
+  }
 
 
 def reported(workdir: str):
@@ -94,6 +129,12 @@ def main():
   p.add_argument("--num", type=int, default=384, help="windows per run (split over activities)")
   p.add_argument("--seed", type=int, default=1000, help="keys of the criterion's draws")
   p.add_argument(
+    "--checkpoint",
+    type=int,
+    help="rank the generator each run was training at this checkpoint id (runs trained with "
+    "--keep_checkpoints large enough), as for a run stopped there",
+  )
+  p.add_argument(
     "--reports",
     nargs="+",
     help="runs whose eval/report.json stands for each workdir's, in the same order "
@@ -105,10 +146,12 @@ def main():
     p.error(f"--reports: {len(reports)} runs for {len(args.workdirs)} --workdirs")
   rows = []
   for workdir, report_dir in zip(args.workdirs, reports):
-    gen = api.load(workdir)
-    cfg = dataclasses.replace(api.read_config(workdir), seed=args.seed, num_samples=args.num)
+    gen, settings = ranked_generator(workdir, args.checkpoint)
+    cfg = dataclasses.replace(
+      api.read_config(workdir), seed=args.seed, num_samples=args.num, **settings
+    )
     run_data = input_pipeline.load(cfg, min_length=cfg.window)
-    row = {"workdir": workdir, "criterion": criterion(cfg, gen, run_data)}
+    row = {"workdir": workdir, "step": gen.step, "criterion": criterion(cfg, gen, run_data)}
     row["report"] = reported(report_dir)
     rows.append(row)
     print(json.dumps(row), flush=True)

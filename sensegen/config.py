@@ -177,6 +177,13 @@ class Config:
   checkpoint_every: int = _f(250, "Steps between checkpoints.")
   keep_checkpoints: int = _f(3, "Checkpoints kept (older ones are deleted).")
   max_bad_steps: int = _f(10, "Consecutive non-finite steps tolerated before stopping.")
+  stop_at: int = _f(
+    0,
+    "Stop training once the generator has taken this many steps, with a resumable checkpoint "
+    "and before the end-of-training fits (0: train to the end); the same command without it "
+    "continues as if never stopped. For keeping one of several seeds partway "
+    "(benchmarks/rank_runs.py).",
+  )
   figures: bool = _f(
     True,
     "Write the PNG figures: at the end of training (NLL curves, discriminator accuracy, "
@@ -404,6 +411,7 @@ _POSITIVE = (
 )
 _NON_NEGATIVE = (
   "checkpoint",
+  "stop_at",
   "cpu_devices",
   "weight_temperature",
   "calibration_windows",

@@ -114,6 +114,14 @@ def _run(trainer, cfg) -> int:
   if finished:
     logging.info("training finished; outputs in %s", os.path.abspath(cfg.workdir))
     return 0
+  if trainer.stop.signal is None:
+    logging.info(
+      "stopped at generator step %d (--stop_at): checkpoint saved in %s/checkpoints; the same "
+      "command without --stop_at continues",
+      trainer.position.step,
+      cfg.workdir,
+    )
+    return 0
   name = signal.Signals(trainer.stop.signal).name
   print(
     f"stopped by {name}: checkpoint saved in {cfg.workdir}/checkpoints; "

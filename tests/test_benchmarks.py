@@ -1,5 +1,6 @@
 """Each benchmark script runs on a tiny model and prints one JSON line (no speed checks)."""
 
+import dataclasses
 import gzip
 import importlib
 import json
@@ -13,8 +14,10 @@ import pytest
 import tiny_config
 
 from sensegen import api
+from sensegen import calibration
 from sensegen import models
 from sensegen.checkpoint import Checkpointer
+from sensegen.train import setup
 
 # The shared fixture runs once: every test of this module on one worker.
 pytestmark = [pytest.mark.xdist_group("benchmarks"), pytest.mark.heavy]
@@ -225,3 +228,27 @@ def test_best_of_k_keeps_the_criterion_s_first_of_every_subset():
   assert list(got) == [2]
   np.testing.assert_allclose([got[2]["kept"], got[2]["best"]], [0.5 / 3, 0.4 / 3])
   assert (got[2]["same"], got[2]["subsets"]) == (2, 3)
+
+
+def test_rank_runs_ranks_a_run_stopped_partway_by_its_latest_generator_at_a_fitted_value(
+  tmp_path,
+):
+  cfg = tiny_config.sine_run(tmp_path, stop_at=20, keep_checkpoints=10)
+  rank_runs = _bench_module("rank_runs")
+  assert not setup.prepare(cfg).run()
+  gen_20, settings_20 = rank_runs.ranked_generator(cfg.workdir)
+  latest = setup.prepare(cfg)
+  assert gen_20.step == 20 and gen_20.critic is None
+  jax.tree.map(np.testing.assert_array_equal, gen_20.params, latest.state.g.params)
+  fit = latest.schedule.fit_weight_temperature(latest.state.g.params, latest.schedule.key)
+  assert settings_20 == {"weight_temperature": fit["weight_temperature"], "resample": 0}
+  assert setup.prepare(dataclasses.replace(cfg, stop_at=0)).run()
+  gen, settings = rank_runs.ranked_generator(cfg.workdir)
+  assert settings == {} and gen.weight_temperature == calibration.read(cfg.workdir)
+  # --checkpoint: the finished run's generator of step 20, ranked as when it stopped there.
+  ckpt = Checkpointer(os.path.join(cfg.workdir, "checkpoints"), 10)
+  at_20 = ckpt.ids_by_step()[20]
+  ckpt.close()
+  again, settings_again = rank_runs.ranked_generator(cfg.workdir, at_20)
+  jax.tree.map(np.testing.assert_array_equal, again.params, gen_20.params)
+  assert settings_again == settings_20

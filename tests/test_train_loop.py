@@ -5,11 +5,13 @@ import json
 import logging
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import tiny_config
 
+from sensegen import calibration
 from sensegen import config
 from sensegen import precision
 from sensegen import steps
@@ -59,6 +61,22 @@ def test_interrupt_flag_saves_a_resumable_checkpoint(tiny_cfg):
   assert setup.prepare(tiny_cfg).position.step == 7
   assert setup.prepare(tiny_cfg).run()
   assert setup.prepare(tiny_cfg).position.step == 40
+
+
+def test_stop_at_pauses_before_the_end_of_training_fits_and_the_rerun_continues_exactly(
+  tiny_cfg, tmp_path
+):
+  whole = setup.prepare(dataclasses.replace(tiny_cfg, workdir=str(tmp_path / "whole")))
+  assert whole.run()
+  assert not setup.prepare(dataclasses.replace(tiny_cfg, stop_at=13)).run()
+  paused = setup.prepare(tiny_cfg)
+  assert paused.position.step == 13
+  assert not (Path(tiny_cfg.workdir) / calibration.FILE).exists()  # Fitted at the end only.
+  assert paused.run()
+  assert (Path(tiny_cfg.workdir) / calibration.FILE).exists()
+  resumed = setup.prepare(tiny_cfg)
+  assert resumed.position.step == 40
+  jax.tree.map(np.testing.assert_array_equal, resumed.state.g.params, whole.state.g.params)
 
 
 def test_a_run_resumes_with_the_lstm_impl_it_trained_with(tiny_cfg, monkeypatch, caplog):

@@ -149,7 +149,8 @@ class Trainer:
   dequantize: Optional[np.ndarray] = None
 
   def run(self) -> bool:
-    """Trains per the schedule; returns False if stopped by a signal (after saving)."""
+    """Trains per the schedule; returns False if stopped by a signal or `--stop_at` (after
+    saving)."""
     done = self.schedule.run(self, self.state, self.position)
     if done:
       fit = self.schedule.fit_weight_temperature(self.state.g.params, self.schedule.key)
@@ -273,8 +274,11 @@ class Trainer:
     return True
 
   def stop_requested(self, state, position) -> bool:
-    """Whether a signal asked the run (any of its processes) to stop; if so, the current
-    position is saved."""
+    """Whether a signal asked the run (any of its processes) to stop, or it reached
+    `--stop_at`; if so, the current position is saved."""
+    if self.cfg.stop_at and position.step >= self.cfg.stop_at:
+      self.save(state, position)
+      return True
     if not parallel.any_process(self.stop.signal is not None):
       return False
     self.stop.signal = self.stop.signal or signal.SIGTERM  # A peer process was stopped.
