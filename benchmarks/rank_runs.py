@@ -73,18 +73,16 @@ def ranked_generator(workdir: str, checkpoint=None) -> tuple:
   finished run's kept generator with its own settings ({}); for a run stopped partway, or
   at `checkpoint` (an id under its checkpoints/), the generator training there with a
   fitted weight temperature and no resampling."""
-  finished = (os.path.exists(os.path.join(workdir, f)) for f in (calibration.FILE, resampling.FILE))
-  if checkpoint is None and any(finished):
+  fitted = [os.path.exists(os.path.join(workdir, f)) for f in (calibration.FILE, resampling.FILE)]
+  if checkpoint is None and any(fitted):  # Written at the end of training only.
     return api.load(workdir), {}
   cfg = dataclasses.replace(api.read_config(workdir), weight_temperature=0.0)
   if checkpoint is None:
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), cfg.keep_checkpoints)
-    checkpoint = ckpt.steps()[-1] if ckpt.steps() else None
+    checkpoint = max(ckpt.steps(), default=None)
     ckpt.close()
   gen = api.load(workdir, checkpoint)
-  schedule = train.schedule_class(cfg.schedule)(
-    cfg, input_pipeline.load_for_training(cfg), gen.model
-  )
+  schedule = train.fitting_schedule(cfg, gen.model)
   fit = schedule.fit_weight_temperature(gen.params, schedule.key)  # {}: a fixed one.
   return gen, {
     "weight_temperature": fit.get("weight_temperature", gen.weight_temperature),

@@ -168,7 +168,7 @@ def _sample(cfg) -> int:
 def _calibrate(cli) -> int:
   """Fits the weight temperature and then the resampling critic of the generator a trained
   run samples with, as its training does at the end."""
-  from sensegen import api, calibration, input_pipeline, resampling
+  from sensegen import api, calibration, resampling
   from sensegen import train as train_lib
 
   if cli.weight_temperature or not cli.calibration_windows:
@@ -188,8 +188,7 @@ def _calibrate(cli) -> int:
     calibration_windows=cli.calibration_windows,
     resample_windows=cli.resample_windows,
   )
-  run_data = input_pipeline.load_for_training(cfg)
-  schedule = train_lib.schedule_class(cfg.schedule)(cfg, run_data, gen.model)
+  schedule = train_lib.fitting_schedule(cfg, gen.model)
   fit = schedule.fit_weight_temperature(gen.params, schedule.key)
   calibration.write(cli.workdir, {"step": gen.step, **fit})
   logging.info("wrote %s", os.path.join(cli.workdir, calibration.FILE))

@@ -1,5 +1,7 @@
-"""Running the launcher in a subprocess, as a user would."""
+"""Running the launcher in a subprocess, as a user would, and importing the scripts of
+`benchmarks/` as modules."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -7,6 +9,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO / "launch" / "smoke.flags")
+
+
+def bench_module(name: str):
+  """The script `benchmarks/<name>.py`, imported as a module."""
+  sys.path.insert(0, str(REPO / "benchmarks"))
+  try:
+    return importlib.import_module(name)
+  finally:
+    sys.path.pop(0)
 
 
 def launch(*flags, timeout=300, env=None, **popen):

@@ -2,7 +2,6 @@
 
 import dataclasses
 import gzip
-import importlib
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ import jax
 import numpy as np
 import pytest
 import tiny_config
+from launch_util import bench_module
 
 from sensegen import api
 from sensegen import calibration
@@ -107,7 +107,7 @@ def test_train_profile_sums_each_op_per_step(tmp_path):
   (tmp_path / "plugins").mkdir()
   with gzip.open(tmp_path / "plugins" / "perfetto_trace.json.gz", "wt") as f:
     json.dump({"traceEvents": events}, f)
-  got = _bench_module("train_profile").per_op_ms(str(tmp_path), iters=2)
+  got = bench_module("train_profile").per_op_ms(str(tmp_path), iters=2)
   assert got == [("dot", 2.0, 1.0), ("tanh", 0.25, 0.5)]
 
 
@@ -134,18 +134,10 @@ def test_split_stress_trains_on_two_cpu_devices_waiting_for_each_previous_step(o
   assert np.isfinite(r["train_nll"])
 
 
-def _bench_module(name: str):
-  sys.path.insert(0, os.path.join(_REPO, "benchmarks"))
-  try:
-    return importlib.import_module(name)
-  finally:
-    sys.path.pop(0)
-
-
 def test_matvec_floor_does_the_stack_s_matmuls():
   """`sample.py --matvec_floor` times x_l = tanh(([x_{l-1}, h] @ W_l)[:, :H]) per layer and
   step, with the generator's own kernels (numpy reference)."""
-  sample_bench = _bench_module("sample")
+  sample_bench = bench_module("sample")
   gen = models.Generator(channels=2, lstm_layers=2, lstm_units=4, dense_units=3, mixtures=2)
   variables = gen.init(jax.random.key(0), gen.zero_state(1), np.zeros((1, 2, 2), np.float32))
   got = sample_bench._matvecs_only(variables, 3, 5)  # pylint: disable=protected-access
@@ -167,7 +159,7 @@ def test_recurrent_matmul_scans_dependent_matmuls_in_either_layout(layout):
   expected = h
   for _ in range(5):
     expected = np.tanh((expected @ kernel)[:, :8])
-  scan = _bench_module("recurrent_matmul").scan_matmuls(layout, steps=5, units=4)
+  scan = bench_module("recurrent_matmul").scan_matmuls(layout, steps=5, units=4)
   got = scan(kernel, h) if layout == "row" else scan(kernel.T, h.T).T
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
@@ -175,7 +167,7 @@ def test_recurrent_matmul_scans_dependent_matmuls_in_either_layout(layout):
 def test_fitted_start_states_follow_the_states_moments():
   """`start_states.py`'s Gaussian start: draws laid out like the states it was fitted to,
   with their mean and covariance (numpy's), h clipped to the LSTM's range."""
-  start_states = _bench_module("start_states")
+  start_states = bench_module("start_states")
   rng = np.random.default_rng(0)
   layers, batch, units, channels = 2, 20000, 3, 2
   mixing = rng.normal(size=(layers * 2 * units + channels,) * 2) * 0.3
@@ -206,7 +198,7 @@ def test_keep_checkpoint_makes_a_run_that_keeps_that_checkpoints_generator(tmp_p
     resample_windows=0,
   )
   averaged = api.train(cfg)  # Keeps the mean of the generators of steps 20 and 30.
-  keep = _bench_module("keep_checkpoint").keep
+  keep = bench_module("keep_checkpoint").keep
   last = max(Checkpointer(cfg.workdir + "/checkpoints").steps())
   to = str(tmp_path / "kept")
   assert keep(cfg.workdir, last, to) == 30
@@ -224,7 +216,7 @@ def test_best_of_k_keeps_the_criterion_s_first_of_every_subset():
   # (criterion, report) of runs a, b, c; subsets {a, b}, {a, c}, {b, c} keep a, a, b by
   # criterion (reports 0.2, 0.2, 0.1), where the best by report is b, a, b (0.1, 0.2, 0.1).
   pairs = [(0.1, 0.2), (0.2, 0.1), (0.3, 0.3)]
-  got = _bench_module("rank_runs").best_of_k(pairs)
+  got = bench_module("rank_runs").best_of_k(pairs)
   assert list(got) == [2]
   np.testing.assert_allclose([got[2]["kept"], got[2]["best"]], [0.5 / 3, 0.4 / 3])
   assert (got[2]["same"], got[2]["subsets"]) == (2, 3)
@@ -234,7 +226,7 @@ def test_rank_runs_ranks_a_run_stopped_partway_by_its_latest_generator_at_a_fitt
   tmp_path,
 ):
   cfg = tiny_config.sine_run(tmp_path, stop_at=20, keep_checkpoints=10)
-  rank_runs = _bench_module("rank_runs")
+  rank_runs = bench_module("rank_runs")
   assert not setup.prepare(cfg).run()
   gen_20, settings_20 = rank_runs.ranked_generator(cfg.workdir)
   latest = setup.prepare(cfg)

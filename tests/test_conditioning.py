@@ -1,15 +1,13 @@
 """Activity-conditioned training and sampling on a toy two-class signal."""
 
 import dataclasses
-import importlib
 import json
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from launch_util import bench_module
 
 from sensegen import api
 from sensegen import experiment
@@ -242,11 +240,7 @@ def test_rank_runs_scores_each_activity_against_its_own_training_windows(
   activity's training stretches (never the test split) against samples drawn under its
   label, scored by the feature judge; "mean" averages the activities."""
   gen, run_data = conditioned_run
-  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
-  try:
-    rank_runs = importlib.import_module("rank_runs")
-  finally:
-    sys.path.pop(0)
+  rank_runs = bench_module("rank_runs")
   seen, asked = [], []
   fake_scores = {1: [0.1, 0.2, 0.3], 2: [0.3, 0.4, 0.5]}
   monkeypatch.setattr(
